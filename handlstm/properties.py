@@ -1,0 +1,156 @@
+"""Each property handlstm checks, defined once over subjects, and the one way they are asserted.
+
+A property takes a subject and a drawn example and returns the comparisons it made against the
+reference; `assert_agrees` turns them into a pass or a failure that reads in the lesson's terms.
+tests/, `handlstm check` and the pytest plugin all run these same functions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+import reference
+from reference import PARAM_NAMES
+
+from . import tolerances
+from .strategies import Example
+
+
+@dataclass(frozen=True)
+class Comparison:
+    quantity: str  # in the lesson's words: "final short memory", "d loss / d wlr1", ...
+    expected: float
+    got: float
+    tolerance: float
+
+    @property
+    def error(self) -> float:
+        return abs(self.got - self.expected) if math.isfinite(self.got) else math.inf
+
+    @property
+    def ratio(self) -> float:
+        """How much of the tolerance this comparison used: above 1 is a failure."""
+        if self.error == 0.0:
+            return 0.0
+        return self.error / self.tolerance if self.tolerance > 0 else math.inf
+
+    @property
+    def ok(self) -> bool:
+        return self.ratio <= 1.0
+
+
+class PropertyFailure(AssertionError):
+    """A property did not hold; the message names the property, the example and each mismatch."""
+
+    def __init__(self, name: str, example: Example, failed: list[Comparison]):
+        self.name, self.example, self.failed = name, example, failed
+        super().__init__(describe_failure(name, example, failed))
+
+
+def describe_example(example: Example) -> str:
+    params = ", ".join(f"{name}={example.params[name]!r}" for name in PARAM_NAMES)
+    return (f"parameters: {params}\n  days: {list(example.days)}  label: {example.label!r}"
+            f"  memories (long, short) for one step: {example.memories!r}")
+
+
+def describe_failure(name: str, example: Example, failed: list[Comparison]) -> str:
+    lines = [f"{name} does not hold for", "  " + describe_example(example)]
+    for c in failed:
+        lines.append(f"  {c.quantity}: expected {c.expected!r}, got {c.got!r}"
+                     f" (|error| {c.error:.3g} > tolerance {c.tolerance:.3g})")
+    return "\n".join(lines)
+
+
+# --- the properties --------------------------------------------------------------------------
+
+def unit_agrees(subject, example: Example) -> list[Comparison]:
+    """One lstm_unit step from non-zero memories gives the reference's new long and short memory."""
+    long, short = example.memories
+    trace = reference.run(example.params, example.days[:1], long, short)
+    got_long, got_short = subject.unit(example.params, example.days[0], long, short)
+    return [
+        Comparison("updated long memory", float(trace.long[-1]), got_long,
+                   float(tolerances.forward_tolerance(trace, subject.dtype, of="long"))),
+        Comparison("updated short memory", float(trace.short[-1]), got_short,
+                   float(tolerances.forward_tolerance(trace, subject.dtype, of="short"))),
+    ]
+
+
+def forward_agrees(subject, example: Example) -> list[Comparison]:
+    """forward over the days, from zero memories, gives the reference's final short memory."""
+    trace = reference.run(example.params, example.days)
+    got = subject.forward(example.params, example.days)
+    return [Comparison("final short memory", float(trace.final_short), got,
+                       float(tolerances.forward_tolerance(trace, subject.dtype)))]
+
+
+def gradients_agree(subject, example: Example) -> list[Comparison]:
+    """The gradient of (output - label)^2 for each of the 12 parameters is the reference's."""
+    trace = reference.run(example.params, example.days)
+    expected = reference.backward(trace, 2.0 * (trace.final_short - example.label)).params
+    tolerance = tolerances.gradient_tolerance(trace, example.label, subject.dtype)
+    got_loss, got = subject.loss_and_grads(example.params, example.days, example.label)
+    loss = float((trace.final_short - example.label) ** 2)
+    loss_tolerance = float(tolerances.loss_tolerance(trace, example.label, subject.dtype))
+    return [Comparison("loss", loss, got_loss, loss_tolerance)] + [
+        Comparison(f"d loss / d {name}", float(expected[name]), got[name], float(tolerance[name]))
+        for name in PARAM_NAMES]
+
+
+def state_is_not_carried_over(subject, example: Example) -> list[Comparison]:
+    """forward gives the same answer again after other calls: nothing leaks between calls."""
+    first = subject.forward(example.params, example.days)
+    subject.forward(example.params, tuple(reversed(example.days)) + (1.0,))
+    subject.loss_and_grads(example.params, example.days, example.label)
+    again = subject.forward(example.params, example.days)
+    return [Comparison("final short memory, called again", first, again, 0.0)]
+
+
+def gate_invariants(trace: reference.Trace) -> list[Comparison]:
+    """Every gate value lies in [0, 1] (the candidate in [-1, 1]) and |h| <= 1, on every day."""
+    checks = []
+    for gate, low in (("forget", 0.0), ("input", 0.0), ("output", 0.0), ("candidate", -1.0)):
+        values = getattr(trace, gate)
+        outside = float(np.max(np.maximum(low - values, values - 1.0), initial=0.0))
+        checks.append(Comparison(f"{gate} gate outside [{low:g}, 1] by", 0.0, max(outside, 0.0), 0.0))
+    checks.append(Comparison("|short memory| above 1 by", 0.0,
+                             max(float(np.max(np.abs(trace.short))) - 1.0, 0.0), 0.0))
+    return checks
+
+
+Property = Callable[[object, Example], list[Comparison]]
+PROPERTIES: dict[str, Property] = {
+    "unit": unit_agrees,
+    "forward": forward_agrees,
+    "gradients": gradients_agree,
+    "state": state_is_not_carried_over,
+}
+
+
+# --- asserting, with headroom bookkeeping ----------------------------------------------------
+
+HEADROOM: dict[str, float] = {}  # property label -> worst ratio of error to tolerance seen so far
+
+
+def assert_agrees(name: str, comparisons: list[Comparison], example: Example, label: str | None = None) -> None:
+    """Record the worst error against its tolerance, steer Hypothesis towards it, and fail loudly."""
+    __tracebackhide__ = True
+    label = label or name
+    worst = max((c.ratio for c in comparisons), default=0.0)
+    HEADROOM[label] = max(HEADROOM.get(label, 0.0), worst)
+    _target(worst, label)
+    failed = [c for c in comparisons if not c.ok]
+    if failed:
+        raise PropertyFailure(name, example, failed)
+
+
+def _target(worst: float, label: str) -> None:
+    from hypothesis import target
+    from hypothesis.control import currently_in_test_context
+
+    if currently_in_test_context() and math.isfinite(worst):
+        target(worst, label=label)
