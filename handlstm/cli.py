@@ -1,11 +1,25 @@
-"""The command line: the only place that prints verdicts and chooses exit codes."""
+"""The command line: the only place that prints verdicts and chooses exit codes.
+
+Each subcommand lives in its own module with two functions, `configure(parser)` to declare its
+arguments and `run(args) -> int` to do the work; modules are imported only when their command runs,
+so `handlstm --help` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from . import __version__
+from .errors import UserError
+
+COMMANDS = {
+    # name: (module, one-line help)
+    "train": ("handlstm.train", "train the lesson's LSTM with Lightning on the lesson's data"),
+    "golden": ("handlstm.golden", "compare or regenerate the regression baseline (maintainers)"),
+    "check": ("handlstm.check.command", "check a learner's LSTMbyHand against the reference"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,7 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="handlstm",
         description="Reference-checked verification suite for the lesson's hand-coded LSTM.")
     parser.add_argument("--version", action="version", version=f"handlstm {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(module=module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as missing:
+            if not missing.name or not module_name.startswith(missing.name):
+                raise
+            continue  # not built yet
+        module.configure(sub)
     return parser
 
 
@@ -23,7 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    try:
+        return importlib.import_module(args.module).run(args)
+    except UserError as error:
+        print(f"handlstm {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"handlstm {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
