@@ -30,7 +30,7 @@ def nonzero(magnitude: float, at_least: float = 0.05) -> st.SearchStrategy[float
 
 
 def weights() -> st.SearchStrategy[float]:
-    """Mostly tanh's curved range; sometimes large enough to saturate every gate."""
+    """Mostly tanh's curved range (two branches of three); sometimes large enough to saturate."""
     return st.one_of(_finite(-3.0, 3.0), _finite(-3.0, 3.0), nonzero(SATURATING, at_least=3.0))
 
 
@@ -72,8 +72,8 @@ def examples(min_days: int = 1, max_days: int = MAX_DAYS) -> st.SearchStrategy[E
 
 
 def lesson_examples() -> list[Example]:
-    """The lesson's own two samples, with its initial parameters' shape (zero biases) replaced by
-    unit weights, so they are always tried as explicit examples."""
+    """The lesson's own two samples and labels, with the lesson's zero biases and unit weights:
+    always tried as explicit examples (@example), beside everything drawn."""
     lesson_params = {name: (0.0 if name.startswith("b") else 1.0) for name in PARAM_NAMES}
     return [Example(params=lesson_params, days=sequence, label=label, memories=(0.0, 0.0))
             for sequence, label in zip(SEQUENCES, LABELS)]
