@@ -1,0 +1,131 @@
+"""--param-map auto recovers the exact map from behaviour, whatever the names and declaration order,
+and refuses (asking for a map) whenever behaviour does not single one out."""
+
+import random
+
+import pytest
+import torch
+
+from handlstm.check.automap import AmbiguousMap, infer_param_map
+from handlstm.mutants import Mutation, classic_mistakes
+from reference import GATE_PARAMS, GATES, PARAM_NAMES
+
+# naming schemes learners use, each a function of (gate, slot index 0=short weight 1=input weight 2=bias)
+COLOURS = {"forget": "blue", "input": "green", "candidate": "yellow", "output": "red"}
+SCHEMES = {
+    "colours": lambda gate, slot: ("w_{}1", "w_{}2", "b_{}")[slot].format(COLOURS[gate]),
+    "gate words": lambda gate, slot: f"{gate}_{('w_short', 'w_input', 'bias')[slot]}",
+    "nn.LSTM letters": lambda gate, slot: f"{('w_h', 'w_x', 'b')[slot]}{'fige'[GATES.index(gate)]}",
+    "numbered": lambda gate, slot: f"p{GATES.index(gate) * 3 + slot}",
+}
+
+
+def renaming(scheme: str) -> dict[str, str]:
+    return {name: SCHEMES[scheme](gate, slot) for gate in GATES for slot, name in enumerate(GATE_PARAMS[gate])}
+
+
+def mutation_probe(mutation: Mutation, rename: dict[str, str]):
+    """A learner's class as the child would probe it: attributes by the learner's names."""
+    role_of = {attribute: role for role, attribute in rename.items()}
+
+    def probe(values, days):
+        return mutation.forward({role_of[a]: v for a, v in values.items()}, days)
+    return probe
+
+
+def shuffled(names, seed: int) -> list[str]:
+    names = list(names)
+    random.Random(seed).shuffle(names)
+    return names
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_auto_map_recovers_the_renaming_in_any_declaration_order(scheme, seed):
+    rename = renaming(scheme)
+    assert infer_param_map(shuffled(rename.values(), seed), mutation_probe(Mutation(), rename)) == rename
+
+
+def test_lesson_names_declared_out_of_order_map_to_themselves():
+    identity = {name: name for name in PARAM_NAMES}
+    assert infer_param_map(shuffled(PARAM_NAMES, 7), mutation_probe(Mutation(), identity)) == identity
+
+
+def test_lesson_names_that_play_other_roles_are_mapped_by_role_not_by_name():
+    # the lesson's names, but every gate's parameters shifted to the next gate: a pure relabelling
+    cycle = {name: PARAM_NAMES[(i + 3) % 12] for i, name in enumerate(PARAM_NAMES)}
+    assert infer_param_map(shuffled(PARAM_NAMES, 3), mutation_probe(Mutation(), cycle)) == cycle
+
+
+class RenamedTorchLSTM(torch.nn.Module):
+    """A learner-style torch module: scalar parameters with its own names, declared in a given order."""
+
+    def __init__(self, rename: dict[str, str], order: list[str], dtype=torch.float32):
+        super().__init__()
+        self.rename, self.dtype = rename, dtype
+        for attribute in order:
+            setattr(self, attribute, torch.nn.Parameter(torch.tensor(0.0, dtype=dtype)))
+
+    def lstm_unit(self, x, long, short):
+        p = {role: getattr(self, attribute) for role, attribute in self.rename.items()}
+        forget = torch.sigmoid(short * p["wlr1"] + x * p["wlr2"] + p["blr1"])
+        input_ = torch.sigmoid(short * p["wpr1"] + x * p["wpr2"] + p["bpr1"])
+        candidate = torch.tanh(short * p["wp1"] + x * p["wp2"] + p["bp1"])
+        output = torch.sigmoid(short * p["wo1"] + x * p["wo2"] + p["bo1"])
+        long = long * forget + input_ * candidate
+        return long, torch.tanh(long) * output
+
+    def forward(self, days):
+        long = short = torch.zeros((), dtype=self.dtype)
+        for x in days:
+            long, short = self.lstm_unit(x, long, short)
+        return short
+
+
+def torch_probe(module: torch.nn.Module):
+    def probe(values, days):
+        with torch.no_grad():
+            for attribute, value in values.items():
+                getattr(module, attribute).fill_(value)
+            return float(module(torch.tensor(days, dtype=module.dtype)))
+    return probe
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_auto_map_recovers_a_torch_modules_renaming_in_its_own_dtype(dtype):
+    rename = renaming("colours")
+    order = shuffled(rename.values(), 11)
+    module = RenamedTorchLSTM(rename, order, dtype)
+    assert infer_param_map(order, torch_probe(module)) == rename
+
+
+@pytest.mark.parametrize("count", [11, 13])
+def test_auto_map_refuses_unless_there_are_exactly_twelve_parameters(count):
+    names = [f"p{i}" for i in range(count)]
+    with pytest.raises(AmbiguousMap, match=f"exactly 12 scalar parameters, found {count}.*--param-map"):
+        infer_param_map(names, lambda values, days: 0.0)
+
+
+REFUSED = [m for m in classic_mistakes()
+           if m.id not in ("weights-swapped", "gates-swapped") and m.cell_update != "c*i + f*g"]
+
+
+@pytest.mark.parametrize("mutation", REFUSED[::3], ids=lambda m: f"{m.id}: {m.detail}")
+def test_auto_map_refuses_a_class_that_is_not_the_lessons_lstm(mutation):
+    rename = renaming("numbered")
+    with pytest.raises(AmbiguousMap, match="--param-map MAP.json"):
+        infer_param_map(shuffled(rename.values(), 0), mutation_probe(mutation, rename))
+
+
+def test_auto_map_refuses_when_two_parameters_do_the_same_job():
+    # p12 stands in for bp1 everywhere bp1 is used, and the real bp1 attribute does nothing
+    rename = renaming("numbered")
+    probe = mutation_probe(Mutation(uses={"bp1": "wo2"}), rename)
+    with pytest.raises(AmbiguousMap, match="--param-map"):
+        infer_param_map(shuffled(rename.values(), 1), probe)
+
+
+def test_auto_map_refuses_when_the_class_gives_no_finite_answer():
+    rename = renaming("gate words")
+    with pytest.raises(AmbiguousMap, match="cannot tell which roles"):
+        infer_param_map(list(rename.values()), lambda values, days: float("nan"))
