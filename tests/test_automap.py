@@ -129,3 +129,14 @@ def test_auto_map_refuses_when_the_class_gives_no_finite_answer():
     rename = renaming("gate words")
     with pytest.raises(AmbiguousMap, match="cannot tell which roles"):
         infer_param_map(list(rename.values()), lambda values, days: float("nan"))
+
+
+def test_auto_map_refuses_a_map_that_holds_one_parameter_at_a_time_but_not_all_at_once():
+    # right whenever few parameters are non-zero (as while peeling), off once all of them are
+    rename = renaming("colours")
+    correct = mutation_probe(Mutation(), rename)
+
+    def probe(values, days):
+        return correct(values, days) + (0.1 if sum(v != 0.0 for v in values.values()) > 6 else 0.0)
+    with pytest.raises(AmbiguousMap, match="all of them set at once"):
+        infer_param_map(list(rename.values()), probe)
