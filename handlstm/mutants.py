@@ -3,10 +3,19 @@
 The mutation self-test proves the properties can fail, and diagnosis names a learner's mistake
 by finding the mutation that reproduces their numbers. `Mutation()` with no changes computes the
 reference exactly (a test proves it), so every difference is the named mistake and nothing else.
+Every array broadcasts, so one call evaluates a mutation on many probes at once.
+
+Copy-paste slips (one gate reading another gate's weight or bias, or its own other weight) carry
+the catalog id `weights-swapped`: the catalog's one id for "a gate multiplies by the wrong
+parameter"; the detail names the parameter misused and where. A term left out altogether (a
+missing bias or weight) and gates reading the long memory fit no catalog id: they are `unknown`
+with a detail that still says exactly what is wrong (docs/mistakes.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -17,6 +26,42 @@ from reference import GATE_PARAMS, GATES, PARAM_NAMES, sigmoid
 ACTIVATIONS = {"sigmoid": sigmoid, "tanh": np.tanh, "identity": lambda z: z,
                "relu": lambda z: np.maximum(z, 0.0)}
 LESSON_ACTIVATION = {"forget": "sigmoid", "input": "sigmoid", "candidate": "tanh", "output": "sigmoid"}
+GATE_OF = {name: gate for gate, names in GATE_PARAMS.items() for name in names}
+CONSTANTS = {"0": 0.0, "1": 1.0}  # `uses` may put a constant where a parameter belongs (a term left out)
+
+# c' from the old long memory c, the old short memory h and the gate values f, i, g
+CELL_UPDATES = {
+    "c*f + i*g": lambda c, h, f, i, g: c * f + i * g,
+    "c + i*g": lambda c, h, f, i, g: c + i * g,
+    "c*f + g": lambda c, h, f, i, g: c * f + g,
+    "c*f + i": lambda c, h, f, i, g: c * f + i,
+    "c*f": lambda c, h, f, i, g: c * f,
+    "i*g": lambda c, h, f, i, g: i * g + 0.0 * c,
+    "(c + i*g)*f": lambda c, h, f, i, g: (c + i * g) * f,
+    "c*f*i*g": lambda c, h, f, i, g: c * f * i * g,
+    "c*f + i + g": lambda c, h, f, i, g: c * f + i + g,
+    "h*f + i*g": lambda c, h, f, i, g: h * f + i * g,
+}
+# h' from the old and new long memory c, c' and the output gate o
+SHORT_UPDATES = {
+    "tanh(c')*o": lambda c, new, o: np.tanh(new) * o,
+    "c'*o": lambda c, new, o: new * o,
+    "sigmoid(c')*o": lambda c, new, o: sigmoid(new) * o,
+    "relu(c')*o": lambda c, new, o: np.maximum(new, 0.0) * o,
+    "tanh(c'*o)": lambda c, new, o: np.tanh(new * o),
+    "tanh(c)*o": lambda c, new, o: np.tanh(c) * o + 0.0 * new,
+    "tanh(c')": lambda c, new, o: np.tanh(new) + 0.0 * o,
+    "o": lambda c, new, o: o + 0.0 * new,
+}
+# which days forward walks, as a function of the number of days n
+ORDERS = {
+    "in order": lambda n: list(range(n)),
+    "reversed": lambda n: list(range(n))[::-1],
+    "skip first": lambda n: list(range(1, n)),
+    "skip last": lambda n: list(range(n - 1)),
+    "first repeated": lambda n: [0] + list(range(n)),
+    "last repeated": lambda n: list(range(n)) + [n - 1],
+}
 
 
 @dataclass(frozen=True)
@@ -26,49 +71,80 @@ class Mutation:
     id: str = "none"  # the catalog id this mistake belongs to
     detail: str = "the lesson's equations"
     activations: Mapping[str, str] = field(default_factory=dict)  # gate -> activation used instead
-    cell_output: str = "tanh"  # h' = cell_output(c') * o
-    uses: Mapping[str, str] = field(default_factory=dict)  # lesson name -> name used in its place
+    uses: Mapping[str, str] = field(default_factory=dict)  # lesson name -> name (or "0", "1") in its place
+    gate_reads: str = "short"  # which memory the gates' weighted sums read ("long": the wrong one)
     gate_roles: Mapping[str, str] = field(default_factory=dict)  # gate -> gate whose value is used
     cell_update: str = "c*f + i*g"
+    short_update: str = "tanh(c')*o"
     returns: str = "short"  # which memory forward returns
     carries: tuple[bool, bool] = (True, True)  # (long, short) passed on between days
+    handoff: str = "long, short"  # "short, long": the memories come back into the wrong slots
     initial: tuple[float, float] = (0.0, 0.0)  # forward's starting (long, short)
-    order: str = "in order"  # how forward walks the days
+    order: str | tuple[int, ...] = "in order"  # how forward walks the days: an ORDERS key or indices
+
+    @property
+    def changes_unit(self) -> bool:
+        """Whether one lstm_unit step differs from the lesson's (else only forward does)."""
+        lesson = Mutation()
+        return any(getattr(self, f) != getattr(lesson, f) for f in UNIT_FIELDS)
 
     def unit(self, p: Mapping[str, float], x, long, short):
         """One day: (updated long memory, updated short memory)."""
-        values = {name: p[self.uses.get(name, name)] for name in PARAM_NAMES}
+        values = {}
+        for name in PARAM_NAMES:
+            used = self.uses.get(name, name)
+            values[name] = CONSTANTS[used] if used in CONSTANTS else p[used]
+        read = long if self.gate_reads == "long" else short
         gates = {}
         for gate in GATES:
             w_short, w_x, bias = (values[n] for n in GATE_PARAMS[gate])
             activation = ACTIVATIONS[self.activations.get(gate, LESSON_ACTIVATION[gate])]
-            gates[gate] = activation(short * w_short + x * w_x + bias)
+            gates[gate] = activation(read * w_short + x * w_x + bias)
         f, i, g, o = (gates[self.gate_roles.get(gate, gate)] for gate in GATES)
-        new_long = {
-            "c*f + i*g": lambda: long * f + i * g,
-            "c + i*g": lambda: long + i * g,
-            "c*f + g": lambda: long * f + g,
-            "c*f + i": lambda: long * f + i,
-            "c*i + f*g": lambda: long * i + f * g,
-            "(c + i*g)*f": lambda: (long + i * g) * f,
-        }[self.cell_update]()
-        return new_long, ACTIVATIONS[self.cell_output](new_long) * o
+        new_long = CELL_UPDATES[self.cell_update](long, short, f, i, g)
+        return new_long, SHORT_UPDATES[self.short_update](long, new_long, o)
 
-    def days_seen(self, days):
-        days = list(days)
-        return {"in order": days, "reversed": days[::-1], "skip first": days[1:],
-                "skip last": days[:-1], "first repeated": days[:1] + days}[self.order]
+    def days_seen(self, n: int) -> list[int]:
+        """The indices of the days forward feeds to lstm_unit, in the order it feeds them."""
+        if isinstance(self.order, tuple):
+            return list(self.order)
+        return ORDERS[self.order](n)
 
-    def forward(self, p: Mapping[str, float], days) -> float:
-        long, short = self.initial
-        for x in self.days_seen(days):
-            new_long, new_short = self.unit(p, x, long, short)
-            long = new_long if self.carries[0] else self.initial[0]
-            short = new_short if self.carries[1] else self.initial[1]
+    def forward(self, p: Mapping[str, float], days):
+        """The returned memory after walking the days (on the last axis) from the initial memories."""
+        days = np.asarray(days, dtype=np.float64)
+        long, short = (np.float64(v) for v in self.initial)
+        last = (long, short)
+        for t in self.days_seen(days.shape[-1]):
+            new_long, new_short = self.unit(p, days[..., t], long, short)
+            if self.handoff == "short, long":
+                new_long, new_short = new_short, new_long
+            long = new_long if self.carries[0] else np.float64(self.initial[0])
+            short = new_short if self.carries[1] else np.float64(self.initial[1])
             last = (new_long, new_short)
-        if not self.days_seen(days):
-            return float(self.initial[1])
-        return float(last[0] if self.returns == "long" else last[1])
+        result = last[0] if self.returns == "long" else last[1]
+        return float(result) if np.ndim(result) == 0 else result
+
+
+UNIT_FIELDS = ("activations", "uses", "gate_reads", "gate_roles", "cell_update", "short_update")
+
+
+def combine(first: Mutation, second: Mutation) -> Mutation | None:
+    """Both mistakes at once, or None where they change the same thing."""
+    lesson, changes = Mutation(), {}
+    for f in dataclasses.fields(Mutation):
+        if f.name in ("id", "detail"):
+            continue
+        a, b, default = getattr(first, f.name), getattr(second, f.name), getattr(lesson, f.name)
+        if isinstance(default, dict):
+            if set(a) & set(b):
+                return None
+            changes[f.name] = {**a, **b}
+        elif a != default and b != default:
+            return None
+        else:
+            changes[f.name] = b if a == default else a
+    return Mutation(first.id, f"{first.detail}; and {second.detail}", **changes)
 
 
 class MutantSubject:
@@ -84,47 +160,114 @@ class MutantSubject:
         return float(new_long), float(new_short)
 
     def forward(self, params, days):
-        return self.mutation.forward(params, days)
+        return float(self.mutation.forward(params, days))
 
 
 def _swap(a: str, b: str) -> dict[str, str]:
     return {a: b, b: a}
 
 
+def _where(name: str) -> str:
+    gate = GATE_OF[name]
+    return f"{gate} gate" if gate != "candidate" else "candidate"
+
+
+def activation_id(gate: str) -> str:
+    return "candidate-activation" if gate == "candidate" else f"{gate}-gate-activation"
+
+
 def classic_mistakes() -> list[Mutation]:
     """The mistakes learners make most, each a single change to the lesson's equations."""
     mistakes = []
     for gate, lesson in LESSON_ACTIVATION.items():
-        wrong = "tanh" if lesson == "sigmoid" else "sigmoid"
-        mistakes.append(Mutation(f"{gate}-gate-activation" if gate != "candidate" else "candidate-activation",
-                                 f"{wrong} instead of {lesson} in the {gate} gate", activations={gate: wrong}))
-    mistakes += [
-        Mutation("cell-output-activation", "h' = c' * o (tanh missing)", cell_output="identity"),
-        Mutation("cell-output-activation", "h' = sigmoid(c') * o", cell_output="sigmoid"),
-    ]
+        for wrong in ("tanh", "sigmoid", "relu", "identity"):
+            if wrong != lesson:
+                shown = "no squashing function" if wrong == "identity" else wrong
+                mistakes.append(Mutation(activation_id(gate), f"{shown} instead of {lesson} in the {gate}"
+                                         + (" gate" if gate != "candidate" else ""),
+                                         activations={gate: wrong}))
+    for update, detail in (("c'*o", "h' = c' * o (tanh missing)"), ("sigmoid(c')*o", "h' = sigmoid(c') * o"),
+                           ("relu(c')*o", "h' = relu(c') * o"), ("tanh(c'*o)", "h' = tanh(c' * o)"),
+                           ("tanh(c)*o", "h' = tanh(c) * o with the old long memory c"),
+                           ("tanh(c')", "h' = tanh(c') (output gate missing)"),
+                           ("o", "h' = o (tanh(c') missing)")):
+        mistakes.append(Mutation("cell-output-activation", detail, short_update=update))
     for gate in GATES:
         w_short, w_x, _ = GATE_PARAMS[gate]
-        mistakes.append(Mutation("weights-swapped", f"{w_short} and {w_x} exchanged", uses=_swap(w_short, w_x)))
-    for a, b in (("forget", "input"), ("forget", "output"), ("input", "output"), ("candidate", "output")):
+        mistakes.append(Mutation("weights-swapped", f"{w_short} and {w_x} exchanged ({_where(w_short)})",
+                                 uses=_swap(w_short, w_x)))
+    for a, b in itertools.combinations(GATES, 2):
+        if {a, b} == {"input", "candidate"}:
+            continue  # c*f + g*i is c*f + i*g: no behaviour tells this exchange apart
         mistakes.append(Mutation("gates-swapped", f"{a} and {b} gates exchanged", gate_roles=_swap(a, b)))
-    for update in ("c + i*g", "c*f + g", "c*f + i", "c*i + f*g", "(c + i*g)*f"):
-        mistakes.append(Mutation("cell-update", f"c' = {update}", cell_update=update))
+    for a in GATES:
+        if a != "candidate":  # between two sigmoid gates this is the exchange above
+            uses = {p: q for mine, theirs in zip(GATE_PARAMS[a], GATE_PARAMS["candidate"])
+                    for p, q in _swap(mine, theirs).items()}
+            mistakes.append(Mutation("gates-swapped", f"the {a} gate and the candidate use each other's "
+                                     "weights and bias", uses=uses))
+    for update in CELL_UPDATES:
+        if update != "c*f + i*g":
+            mistakes.append(Mutation("cell-update", f"c' = {update} instead of c' = c*f + i*g",
+                                     cell_update=update))
     mistakes += [
         Mutation("returns-long-memory", "forward returns the long memory", returns="long"),
-        Mutation("state-not-carried", "short memory not passed on", carries=(True, False)),
-        Mutation("state-not-carried", "long memory not passed on", carries=(False, True)),
+        Mutation("state-not-carried", "short memory not passed on between days", carries=(True, False)),
+        Mutation("state-not-carried", "long memory not passed on between days", carries=(False, True)),
+        Mutation("state-not-carried", "neither memory passed on between days", carries=(False, False)),
+        Mutation("state-not-carried", "long and short memory exchanged between days", handoff="short, long"),
         Mutation("initial-state", "memories start at 1", initial=(1.0, 1.0)),
+        Mutation("initial-state", "long memory starts at 1", initial=(1.0, 0.0)),
+        Mutation("initial-state", "short memory starts at 1", initial=(0.0, 1.0)),
         Mutation("sequence-order", "first day skipped", order="skip first"),
         Mutation("sequence-order", "last day skipped", order="skip last"),
         Mutation("sequence-order", "days reversed", order="reversed"),
         Mutation("sequence-order", "first day repeated", order="first repeated"),
+        Mutation("sequence-order", "last day repeated", order="last repeated"),
     ]
-    # copy-paste index slips: one gate uses another gate's parameter in the same slot
+    mistakes += parameter_slips()
     for gate in GATES:
-        for other in GATES:
-            if other != gate:
-                for slot in range(3):
-                    mine, theirs = GATE_PARAMS[gate][slot], GATE_PARAMS[other][slot]
-                    mistakes.append(Mutation("parameter-slip", f"{theirs} used where {mine} belongs",
-                                             uses={mine: theirs}))
+        w_short, w_x, bias = GATE_PARAMS[gate]
+        mistakes += [
+            Mutation("unknown", f"the {_where(bias)}'s bias {bias} is missing", uses={bias: "0"}),
+            Mutation("unknown", f"the {_where(bias)}'s short-memory term (h * {w_short}) is missing",
+                     uses={w_short: "0"}),
+            Mutation("unknown", f"the {_where(bias)}'s input term (x * {w_x}) is missing", uses={w_x: "0"}),
+            Mutation("unknown", f"the {_where(bias)} multiplies the short memory by 1, not {w_short}",
+                     uses={w_short: "1"}),
+            Mutation("unknown", f"the {_where(bias)} multiplies the input by 1, not {w_x}", uses={w_x: "1"}),
+        ]
+    mistakes.append(Mutation("unknown", "the gates read the long memory where the short memory belongs",
+                             gate_reads="long"))
     return mistakes
+
+
+def parameter_slips() -> list[Mutation]:
+    """Copy-paste index slips: a gate reads a parameter that belongs elsewhere (id weights-swapped)."""
+    slips = []
+    for mine in PARAM_NAMES:
+        for theirs in PARAM_NAMES:
+            if theirs == mine:
+                continue
+            if theirs.startswith("b") != mine.startswith("b"):
+                continue  # a bias where a weight belongs (or back) is not a slip learners make
+            slips.append(Mutation("weights-swapped", f"{theirs} used where {mine} belongs ({_where(mine)})",
+                                  uses={mine: theirs}))
+    for slot in range(3):
+        for a, b in itertools.combinations(GATES, 2):
+            mine, theirs = GATE_PARAMS[a][slot], GATE_PARAMS[b][slot]
+            slips.append(Mutation("weights-swapped", f"{mine} ({_where(mine)}) and {theirs} ({_where(theirs)})"
+                                  " exchanged", uses=_swap(mine, theirs)))
+    return slips
+
+
+def day_patterns(days: int) -> list[Mutation]:
+    """Every other way a forward written for exactly `days` days could index them (3 to `days` reads)."""
+    lesson = tuple(range(days))
+    patterns = []
+    for reads in range(max(1, days - 1), days + 1):
+        for indices in itertools.product(range(days), repeat=reads):
+            if indices != lesson:
+                shown = ", ".join(f"input[{i}]" for i in indices)
+                patterns.append(Mutation("sequence-order", f"forward reads {shown}", order=indices))
+    return patterns
