@@ -95,3 +95,88 @@ def loss_tolerance(trace: reference.Trace, label: float, got_dtype: str) -> np.n
     u = _unit_roundoff(got_dtype)
     return (2 * error * forward_tolerance(trace, got_dtype)
             + ROUNDINGS_PER_TERM * u * error * (error + np.abs(trace.final_short) + abs(label)))
+
+
+# --- training: parameters after each Adam step -------------------------------------------------
+
+def _abs_hessian(params: dict[str, np.ndarray], days, label: float) -> np.ndarray:
+    """|d gradient_i / d parameter_j| of the lesson's loss, by central differences of the reference
+    gradients, doubled: the difference quotient is accurate to O(h^2 + u/h) ~ 1e-10 relative with
+    h = u^(1/3), so twice its magnitude bounds the true value."""
+    names = reference.PARAM_NAMES
+    u = UNIT_ROUNDOFF["float64"]
+    steps = np.cbrt(u) * np.maximum(1.0, np.abs([params[n] for n in names]))
+    shifted = {n: np.repeat(float(params[n]), 2 * len(names)) for n in names}
+    for j, n in enumerate(names):
+        shifted[n][2 * j] += steps[j]
+        shifted[n][2 * j + 1] -= steps[j]
+    _, grads = reference.loss_and_grads(shifted, days, label)
+    columns = np.stack([grads[n] for n in names])  # [i, 2j + side]
+    return 2.0 * np.abs(columns[:, 0::2] - columns[:, 1::2]) / (2.0 * steps)
+
+
+def trajectory_tolerance(params, trajectory, lr: float, got_dtype: str, sequences, labels,
+                         betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+                         ) -> list[dict[str, float]]:
+    """Largest |got - reference| for each parameter after each Adam step of the lesson's loop.
+
+    `trajectory` is reference.train's output from `params`. Step k's update is
+    lr * m/(sqrt(v) + eps) (bias-corrected moments of the gradients so far). Errors in the
+    gradients (rounding, `gradient_tolerance`, plus the drift of the parameters so far carried
+    through the Hessian) move m by at most their weighted sum M_E and sqrt(v) by at most their
+    weighted 2-norm V_E (triangle inequality), so the ratio moves by at most
+        (M_E + |m/d| V_E) / max(eps, d - V_E),     d = sqrt(v) + eps.
+    This is Adam's normalisation at work: where the gradients so far are near zero, d is near
+    eps and a rounding-sized error in them is divided by ~1e-8, not by the gradient. The bound
+    never exceeds what Adam can move at all (|m/sqrt(v)| <= R_k by Cauchy-Schwarz), so a
+    parameter whose gradients are pure rounding noise may differ by up to a full step either way.
+    """
+    names = reference.PARAM_NAMES
+    beta1, beta2 = betas
+    u = _unit_roundoff(got_dtype)
+    current = {n: float(params[n]) for n in names}
+    drift = np.array([UNIT_ROUNDOFF[got_dtype] * abs(current[n]) for n in names])  # setting them
+    grads, errors, bounds = [], [], []
+    for k, after in enumerate(trajectory, start=1):
+        days, label = sequences[(k - 1) % len(sequences)], float(labels[(k - 1) % len(labels)])
+        trace = reference.run(current, days)
+        grad = reference.backward(trace, 2.0 * (trace.final_short - label)).params
+        tau = gradient_tolerance(trace, label, got_dtype)
+        grads.append(np.array([float(grad[n]) for n in names]))
+        errors.append(np.array([float(tau[n]) for n in names])
+                      + _abs_hessian(current, days, label) @ drift)
+        g, e = np.array(grads), np.array(errors)  # [step, name]
+        ages = k - np.arange(1, k + 1)[:, None]
+        a, b = (1 - beta1) * beta1**ages, (1 - beta2) * beta2**ages
+        bc1, bc2 = 1 - beta1**k, 1 - beta2**k
+        # the moments' own roundings, ROUNDINGS_PER_TERM per update on each side, act like
+        # relative errors of every past gradient
+        e = e + ROUNDINGS_PER_TERM * k * u * np.abs(g)
+        m_hat = (a * g).sum(0) / bc1
+        d = np.sqrt((b * g * g).sum(0) / bc2) + eps
+        m_err = (a * e).sum(0) / bc1
+        s_err = np.sqrt((b * e * e).sum(0) / bc2)
+        ratio = np.abs(m_hat) / d
+        ratio_error = (m_err + ratio * s_err) / np.maximum(eps, d - s_err)
+        most = np.sqrt((a * a / b).sum(0) * bc2) / bc1  # R_k: |m/sqrt(v)| never exceeds it
+        ratio_error = np.minimum(ratio_error, ratio + most)
+        after_values = np.array([float(after[n]) for n in names])
+        # the update's own roundings, and the parameter's rounding when the update is added
+        drift = (drift + lr * (ratio_error + ROUNDINGS_PER_TERM * u * ratio)
+                 + ROUNDINGS_PER_TERM * u * np.abs(after_values))
+        bounds.append(dict(zip(names, drift.tolist())))
+        current = dict(zip(names, after_values.tolist()))
+    return bounds
+
+
+# Diagnosis asks whether a mutation of the equations reproduces a learner's numbers on tame probes
+# (|weighted sums| below ~7, four days; handlstm/check/diagnose.py). There a float32 step is
+# within ~100 roundings of each value's size and four days amplify by under ~10, so 2^12 u bounds
+# it with room to spare; tests/test_check_diagnose.py measures both sides of the margin: every
+# mutation computed in float32 stays 10x inside, and every two behaviours differ 10x outside.
+MATCH_ROUNDINGS = 2**12
+
+
+def match_tolerance(predicted: np.ndarray, got_dtype: str) -> np.ndarray:
+    """Largest |got - predicted| for which a mutation still counts as reproducing a learner's number."""
+    return MATCH_ROUNDINGS * _unit_roundoff(got_dtype) * (1.0 + np.abs(predicted))
