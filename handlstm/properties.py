@@ -154,3 +154,29 @@ def _target(worst: float, label: str) -> None:
 
     if currently_in_test_context() and math.isfinite(worst):
         target(worst, label=label)
+
+
+# --- training ---------------------------------------------------------------------------------
+
+TRAINING_STEPS = 6  # three epochs of the lesson's two samples: Adam's moments mix both companies
+
+
+def training_agrees(subject, example: Example) -> list[Comparison]:
+    """Lightning training from the example's parameters on the lesson's data follows the
+    reference's Adam loop: all 12 parameters after every optimizer step."""
+    from .data import LABELS, SEQUENCES
+
+    lr, got = subject.train(example.params, TRAINING_STEPS)
+    if lr is None:
+        return [Comparison("optimizer is torch.optim.Adam (1 = yes)", 1.0, 0.0, 0.0)]
+    expected = reference.train(example.params, SEQUENCES, LABELS, lr, TRAINING_STEPS)
+    tolerance = tolerances.trajectory_tolerance(example.params, expected, lr, subject.dtype,
+                                                SEQUENCES, LABELS)
+    missing = {name: math.nan for name in PARAM_NAMES}
+    return [Comparison(f"{name} after step {step}", float(expected[step - 1][name]),
+                       float((got[step - 1] if step <= len(got) else missing)[name]),
+                       tolerance[step - 1][name])
+            for step in range(1, TRAINING_STEPS + 1) for name in PARAM_NAMES]
+
+
+PROPERTIES["training"] = training_agrees

@@ -55,9 +55,19 @@ class ReferenceSubject:
         loss, grads = self.lstm.loss_and_grads(params, days, label)
         return float(loss), {name: float(g) for name, g in grads.items()}
 
+    def train(self, params, steps, lr: float = 0.001):
+        """The lesson's loop with the reference's Adam: (lr, parameters after each step)."""
+        from .data import LABELS, SEQUENCES
+
+        trajectory = reference.train(params, SEQUENCES, LABELS, lr, steps)
+        return lr, [{name: float(v) for name, v in after.items()} for after in trajectory]
+
 
 def _torch_dtype(dtype: str) -> torch.dtype:
     return {"float64": torch.float64, "float32": torch.float32}[dtype]
+
+
+_PRECISION = {"float64": "64-true", "float32": "32-true"}  # Lightning's name for each dtype
 
 
 class ModuleSubject:
@@ -107,6 +117,14 @@ class ModuleSubject:
             grads[name] = float("nan") if grad is None else float(grad)
         return float(loss.detach()), grads
 
+    def train(self, params, steps):
+        """Lightning-train the module (its own optimizer and training_step) from these values:
+        (the Adam learning rate or None, the 12 values after each optimizer step)."""
+        from .training import lightning_trajectory
+
+        self.set_params(params)
+        return lightning_trajectory(self.module, steps, precision=_PRECISION[self.dtype], names=self.names)
+
 
 class TorchLSTMSubject:
     """torch.nn.LSTM(1, 1) with the 12 values mapped onto its stacked gates."""
@@ -140,6 +158,22 @@ class TorchLSTMSubject:
         loss = (self._run(params, days)[0] - label) ** 2
         loss.backward()
         return float(loss.detach()), grads_from_torch_lstm(self.lstm)
+
+    def train(self, params, steps):
+        """Lightning-train the lesson's LightningLSTM initialised through the mapping.
+
+        nn.LSTM keeps two biases per gate that always receive the same gradient, so Adam moves
+        their sum twice as far as the lesson's one bias; bias_hh stays frozen at zero, so the
+        merged bias is one parameter, as in the lesson.
+        """
+        from .model import LightningLSTM
+        from .training import lightning_trajectory
+
+        model = LightningLSTM().to(_torch_dtype(self.dtype))
+        to_torch_lstm(params, lstm=model.lstm)
+        model.lstm.bias_hh_l0.requires_grad_(False)
+        return lightning_trajectory(model, steps, precision=_PRECISION[self.dtype],
+                                    read=lambda module: from_torch_lstm(module.lstm))
 
 
 def hand_subject(dtype: str = "float64") -> ModuleSubject:

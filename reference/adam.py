@@ -1,4 +1,9 @@
-"""torch.optim.Adam's update, step for step, in NumPy float64 (defaults: no weight decay, no amsgrad)."""
+"""torch.optim.Adam's update, step for step, in NumPy float64 (defaults: no weight decay, no amsgrad).
+
+Each line is the operation torch's single-tensor Adam performs, in torch's order of rounding. On a
+CPU with fused multiply-add, torch's lerp_ and addcmul_ round once where this rounds twice, which
+NumPy cannot express; handlstm.tolerances.trajectory_tolerance covers that one rounding per step.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ class Adam:
     def step(self, params: Params, grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.steps += 1
         bias_correction1 = 1 - self.beta1**self.steps
-        bias_correction2_sqrt = np.sqrt(1 - self.beta2**self.steps)
+        bias_correction2_sqrt = (1 - self.beta2**self.steps) ** 0.5  # torch: ** 0.5, not sqrt
         step_size = self.lr / bias_correction1
         updated = {}
         for name in PARAM_NAMES:
@@ -29,10 +34,11 @@ class Adam:
             avg = self.exp_avg.get(name, np.zeros_like(grad))
             avg_sq = self.exp_avg_sq.get(name, np.zeros_like(grad))
             avg = avg + (1 - self.beta1) * (grad - avg)  # torch's lerp_ for a weight below 0.5
-            avg_sq = avg_sq * self.beta2 + (1 - self.beta2) * grad * grad
+            avg_sq = avg_sq * self.beta2 + (1 - self.beta2) * grad * grad  # mul_ then addcmul_
             self.exp_avg[name], self.exp_avg_sq[name] = avg, avg_sq
             denom = np.sqrt(avg_sq) / bias_correction2_sqrt + self.eps
-            updated[name] = np.asarray(params[name], dtype=np.float64) - step_size * (avg / denom)
+            # addcdiv_(avg, denom, value=-step_size) computes param + (value * avg) / denom
+            updated[name] = np.asarray(params[name], dtype=np.float64) + (-step_size * avg) / denom
         return updated
 
 

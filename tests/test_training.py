@@ -1,0 +1,96 @@
+"""Training agrees: Lightning training of both modules follows the reference's Adam loop, the
+forward and gradient properties still hold after training, and the lesson's run converges."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import reference
+from handlstm import properties, strategies, tolerances
+from handlstm.data import LABELS, SEQUENCES
+from handlstm.model import LSTMByHand
+from handlstm.strategies import Example
+from handlstm.subjects import ModuleSubject, ReferenceSubject, TorchLSTMSubject
+from handlstm.training import lightning_trajectory
+
+LESSON = strategies.lesson_examples()
+# a Lightning run per example: a quarter of the profile's examples keeps the suite quick, and
+# the thorough profile still draws hundreds
+FEWER = settings(max_examples=max(5, settings.default.max_examples // 4))
+# training runs on the lesson's two companies; only the starting parameters are drawn
+STARTS = st.builds(Example, params=strategies.params(), days=st.just(SEQUENCES[0]), label=st.just(LABELS[0]))
+
+
+@pytest.fixture(scope="module", params=["LSTMByHand", "nn.LSTM", "reference"])
+def trainee(request):
+    return {"LSTMByHand": lambda: ModuleSubject(LSTMByHand(), dtype="float64"),
+            "nn.LSTM": lambda: TorchLSTMSubject("float64"),
+            "reference": ReferenceSubject}[request.param]()
+
+
+@FEWER
+@given(STARTS)
+@example(LESSON[0])
+def test_training_follows_reference_adam_step_for_step(trainee, example: Example):
+    properties.assert_agrees("training", properties.training_agrees(trainee, example), example,
+                             label=f"training [{trainee.name} float64]")
+
+
+@given(strategies.params(), st.sampled_from([0.001, 0.1]))
+def test_reference_adam_is_torch_adam(params, lr):
+    """torch.optim.Adam driven by the reference's gradients lands where reference.train does."""
+    steps = properties.TRAINING_STEPS
+    values = {n: torch.tensor(params[n], dtype=torch.float64, requires_grad=True)
+              for n in reference.PARAM_NAMES}
+    optimizer = torch.optim.Adam(values.values(), lr=lr)
+    got = []
+    for step in range(steps):
+        current = {n: float(v.detach()) for n, v in values.items()}
+        _, grads = reference.loss_and_grads(current, SEQUENCES[step % 2], LABELS[step % 2])
+        for n, v in values.items():
+            v.grad = torch.tensor(float(grads[n]), dtype=torch.float64)
+        optimizer.step()
+        got.append({n: float(v.detach()) for n, v in values.items()})
+    expected = reference.train(params, SEQUENCES, LABELS, lr, steps)
+    bound = tolerances.trajectory_tolerance(params, expected, lr, "float64", SEQUENCES, LABELS)
+    example = Example(params=params, days=SEQUENCES[0], label=LABELS[0])
+    properties.assert_agrees("reference Adam is torch.optim.Adam", [
+        properties.Comparison(f"{n} after step {k + 1}", float(expected[k][n]), got[k][n], bound[k][n])
+        for k in range(steps) for n in reference.PARAM_NAMES], example)
+
+
+def test_a_training_step_that_returns_nothing_leaves_the_parameters_alone():
+    class Idle(LSTMByHand):
+        def training_step(self, batch, batch_idx):
+            return None
+
+    module = Idle().double()
+    before = {n: float(getattr(module, n).detach()) for n in reference.PARAM_NAMES}
+    lr, trajectory = lightning_trajectory(module, 3)
+    assert lr == 0.001
+    assert trajectory == [before] * 3
+
+
+def test_an_optimizer_other_than_adam_is_reported():
+    class Plain(LSTMByHand):
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    lr, trajectory = lightning_trajectory(Plain(), 2)
+    assert lr is None and len(trajectory) == 2
+    subject = ModuleSubject(Plain(), dtype="float64")
+    [comparison] = properties.training_agrees(subject, LESSON[0])
+    assert not comparison.ok
+
+
+def test_mapped_attribute_names_are_read():
+    class Renamed(LSTMByHand):
+        def __init__(self):
+            super().__init__()
+            self.forget_h = self.wlr1
+
+    names = {n: n for n in reference.PARAM_NAMES} | {"wlr1": "forget_h"}
+    _, trajectory = lightning_trajectory(Renamed().double(), 2, names=names)
+    assert len(trajectory) == 2 and np.isfinite(list(trajectory[-1].values())).all()
