@@ -1,0 +1,337 @@
+"""Definitions only, from a learner's .py or .ipynb: imports, functions, classes and simple constants.
+
+Learners' files train at top level (`trainer.fit(...)` for thousands of epochs, prints, plots).
+`read_source` and `select` run in the parent (no execution: syntax errors are found there);
+`execute`, `find_class` and `alias_pytorch_lightning` run in the child, which imports torch.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import sys
+import traceback
+import types
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+
+LEARNER_MODULE = "__handlstm_learner__"
+# The checker's own modules hold a correct LSTM: a learner's code may not reach for them.
+FORBIDDEN_IMPORTS = ("handlstm", "reference")
+CELL_MAGICS_KEPT = ("%%time", "%%timeit", "%%capture")  # their cell is still Python
+
+
+class CouldNotCheck(UserError):
+    """The learner's file cannot be checked (missing, syntax error, no class, import error, ...)."""
+
+
+@dataclass
+class Source:
+    """Python text of a learner's file; for a notebook its code cells joined, magics blanked out."""
+
+    path: str
+    text: str
+    cells: list[tuple[int, int]] = field(default_factory=list)  # (first line in text, cell number)
+    skipped: list[str] = field(default_factory=list)  # cells left out, and why
+
+    def where(self, line: int) -> str:
+        """`path, line N` or, for a notebook, `path, cell C, line N` (cells counted from 1)."""
+        for first, cell in reversed(self.cells):
+            if line >= first:
+                return f"{self.path}, cell {cell}, line {line - first + 1}"
+        return f"{self.path}, line {line}"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- reading (parent) -------------------------------------------------------------------------
+
+def read_source(path: str) -> Source:
+    """The file's Python text; CouldNotCheck for a missing, unreadable or unsupported file."""
+    file = Path(path)
+    if not file.exists():
+        raise CouldNotCheck(f"{path}: no such file")
+    if file.is_dir():
+        raise CouldNotCheck(f"{path}: is a folder, not a .py or .ipynb file")
+    if file.suffix not in (".py", ".ipynb"):
+        raise CouldNotCheck(f"{path}: not a .py or .ipynb file")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CouldNotCheck(f"{path}: cannot be read ({error})") from None
+    if file.suffix == ".py":
+        return Source(path, text)
+    return _notebook_source(path, text)
+
+
+def _notebook_source(path: str, text: str) -> Source:
+    try:
+        cells = json.loads(text)["cells"]
+    except (ValueError, KeyError, TypeError):
+        raise CouldNotCheck(f"{path}: not a Jupyter notebook (no JSON with cells)") from None
+    lines, starts, skipped = [], [], []
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        code = cell.get("source", "")
+        code = "".join(code) if isinstance(code, list) else str(code)
+        code = _without_magics(code)
+        if code is None:
+            skipped.append(f"cell {number} (a cell magic)")
+            continue
+        try:
+            ast.parse(code)
+        except SyntaxError as error:
+            # a half-written cell does not stop the notebook's other definitions from loading
+            skipped.append(f"cell {number} (syntax error, line {error.lineno}: {error.msg})")
+            continue
+        starts.append((len(lines) + 1, number))
+        lines.extend(code.splitlines() + [""])
+    return Source(path, "\n".join(lines) + "\n", starts, skipped)
+
+
+def _without_magics(code: str) -> str | None:
+    """The cell with IPython's line magics and shell escapes blanked (lines keep their numbers);
+    None for a cell magic other than timing or capture (%%bash, %%writefile, ...)."""
+    lines = code.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        if lines[0].split()[0] not in CELL_MAGICS_KEPT:
+            return None
+        lines[0] = ""
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")):
+            line = line[: len(line) - len(stripped)] + "pass"
+        out.append(line)
+    return "\n".join(out)
+
+
+# --- choosing the definitions (parent and child) ----------------------------------------------
+
+def parse(source: Source) -> ast.Module:
+    try:
+        return ast.parse(source.text, filename=source.path)
+    except SyntaxError as error:
+        where = source.where(error.lineno or 0)
+        raise CouldNotCheck(f"{where}: syntax error: {error.msg}") from None
+
+
+def select(tree: ast.Module) -> list[ast.stmt]:
+    """The top-level statements that define things; training, prints and plots are left out."""
+    return [node for node in tree.body if _is_definition(node)]
+
+
+def _is_definition(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, ast.Try):  # try: import lightning ... except ImportError: import pytorch_lightning
+        blocks = node.body + node.orelse + node.finalbody + [s for h in node.handlers for s in h.body]
+        return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass)) for s in blocks)
+    if isinstance(node, ast.Assign):
+        return all(_is_plain_target(t) for t in node.targets) and _is_simple(node.value)
+    if isinstance(node, ast.AnnAssign):
+        return isinstance(node.target, ast.Name) and node.value is not None and _is_simple(node.value)
+    return False
+
+
+def _is_plain_target(target: ast.expr) -> bool:
+    if isinstance(target, ast.Name):
+        return True
+    return isinstance(target, (ast.Tuple, ast.List)) and all(_is_plain_target(t) for t in target.elts)
+
+
+SIMPLE_NODES = (ast.Constant, ast.Name, ast.Attribute, ast.Tuple, ast.List, ast.Set, ast.Dict,
+                ast.UnaryOp, ast.BinOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Call, ast.keyword,
+                ast.Load, ast.operator, ast.unaryop, ast.boolop, ast.cmpop, ast.Subscript, ast.Slice)
+
+
+def _is_simple(value: ast.expr) -> bool:
+    """A constant, or arithmetic and library calls on constants (`torch.device("cpu")`): nothing
+    that builds or trains the learner's model. Calls must go through a module attribute."""
+    for node in ast.walk(value):
+        if not isinstance(node, SIMPLE_NODES):
+            return False
+        if isinstance(node, ast.Call) and not isinstance(node.func, ast.Attribute):
+            return False
+    return True
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, ast.Try):
+        return set().union(*(_bound_names(s) for s in ast.walk(node) if isinstance(s, (ast.Import, ast.ImportFrom))))
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _used_names(node: ast.stmt) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def needed_names(statements: list[ast.stmt]) -> set[str]:
+    """Names the classes with an lstm_unit use, directly or through the functions and constants
+    they use: an import of anything else may fail without stopping the check."""
+    classes = [s for s in statements if isinstance(s, ast.ClassDef)]
+    roots = [c for c in classes if any(isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef))
+                                       and b.name == "lstm_unit" for b in c.body)] or classes
+    definers = {}
+    for s in statements:
+        if not isinstance(s, (ast.Import, ast.ImportFrom, ast.Try)):
+            for name in _bound_names(s):
+                definers.setdefault(name, []).append(s)
+    needed: set[str] = set()
+    todo = list(roots)
+    seen: set[int] = set()
+    while todo:
+        s = todo.pop()
+        if id(s) in seen:
+            continue
+        seen.add(id(s))
+        needed |= _bound_names(s) | _used_names(s)
+        for name in _used_names(s):
+            todo.extend(definers.get(name, []))
+    return needed
+
+
+# --- executing (child) ------------------------------------------------------------------------
+
+def execute(source: Source) -> tuple[dict, list[str]]:
+    """Run the definitions in a fresh namespace: (namespace, notes on what was left out)."""
+    tree = parse(source)
+    statements = select(tree)
+    needed = needed_names(statements)
+    module = types.ModuleType(LEARNER_MODULE)
+    module.__file__ = source.path
+    sys.modules[LEARNER_MODULE] = module  # dataclasses, pickling and Lightning look classes up here
+    namespace = module.__dict__
+    namespace["__builtins__"] = _guarded_builtins()
+    notes = list(f"skipped {s}" for s in source.skipped)
+    for statement in statements:
+        code = compile(ast.Module(body=[statement], type_ignores=[]), source.path, "exec")
+        try:
+            exec(code, namespace)
+        except BaseException as error:  # an import or constant the definitions may not need
+            bound = _bound_names(statement)
+            where = source.where(statement.lineno)
+            if isinstance(statement, (ast.Import, ast.ImportFrom, ast.Try)):
+                if bound & needed:
+                    raise CouldNotCheck(f"{where}: cannot import {_import_text(statement)}"
+                                        f" ({type(error).__name__}: {error}), which the class needs") from None
+            elif bound & needed:
+                raise CouldNotCheck(f"{where}: {describe_exception(error, source, location=False)}") from None
+            notes.append(f"{where}: left out ({type(error).__name__}: {error})")
+    return namespace, notes
+
+
+def _import_text(statement: ast.stmt) -> str:
+    if isinstance(statement, ast.ImportFrom):
+        return f"from {statement.module or '.'} import {', '.join(a.name for a in statement.names)}"
+    if isinstance(statement, ast.Import):
+        return ", ".join(a.name for a in statement.names)
+    return "its imports"
+
+
+def _guarded_builtins() -> dict:
+    real_import = builtins.__import__
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and name.split(".")[0] in FORBIDDEN_IMPORTS:
+            raise ImportError(f"a learner's implementation may not import {name} (the checker's own code)")
+        return real_import(name, globals, locals, fromlist, level)
+
+    guarded = dict(builtins.__dict__)
+    guarded["__import__"] = guarded_import
+    return guarded
+
+
+def alias_pytorch_lightning() -> None:
+    """Make `pytorch_lightning` (and its submodules) the very modules of `lightning.pytorch`, so a
+    learner's pytorch_lightning.LightningModule is the LightningModule the Trainer expects."""
+    import importlib
+    import importlib.abc
+    import importlib.util
+
+    import lightning.pytorch  # noqa: F401
+
+    class Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path=None, target=None):
+            if name == "pytorch_lightning" or name.startswith("pytorch_lightning."):
+                return importlib.util.spec_from_loader(name, self)
+            return None
+
+        def create_module(self, spec):
+            return importlib.import_module("lightning.pytorch" + spec.name[len("pytorch_lightning"):])
+
+        def exec_module(self, module):
+            pass
+
+    for name in [n for n in sys.modules if n == "pytorch_lightning" or n.startswith("pytorch_lightning.")]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, Alias())
+    for name, module in list(sys.modules.items()):
+        if name == "lightning.pytorch" or name.startswith("lightning.pytorch."):
+            sys.modules["pytorch_lightning" + name[len("lightning.pytorch"):]] = module
+
+
+def find_class(namespace: dict, class_name: str | None, source: Source):
+    """The torch.nn.Module class with an lstm_unit method (or the one named); else CouldNotCheck."""
+    import torch
+
+    classes = {name: value for name, value in namespace.items()
+               if isinstance(value, type) and getattr(value, "__module__", None) == LEARNER_MODULE}
+    if class_name is not None:
+        cls = classes.get(class_name)
+        if cls is None:
+            raise CouldNotCheck(f"{source.path}: no class {class_name} (classes found: {_names(classes)})")
+        if not issubclass(cls, torch.nn.Module):
+            raise CouldNotCheck(f"{source.path}: {class_name} is not a torch.nn.Module")
+        if not callable(getattr(cls, "lstm_unit", None)):
+            raise CouldNotCheck(f"{source.path}: {class_name} has no lstm_unit method")
+        return cls
+    candidates = [name for name, cls in classes.items()
+                  if issubclass(cls, torch.nn.Module) and callable(getattr(cls, "lstm_unit", None))]
+    if len(candidates) == 1:
+        return classes[candidates[0]]
+    if candidates:
+        raise CouldNotCheck(f"{source.path}: several classes have an lstm_unit method ({', '.join(candidates)});"
+                            f" choose one with {source.path}:{candidates[0]}")
+    found = "; ".join(f"{name} ({'no lstm_unit' if issubclass(cls, torch.nn.Module) else 'not a torch.nn.Module'})"
+                      for name, cls in classes.items()) or "no classes"
+    skipped = f"; skipped {', '.join(source.skipped)}" if source.skipped else ""
+    raise CouldNotCheck(f"{source.path}: no torch.nn.Module class with an lstm_unit method (found: {found}{skipped})")
+
+
+def _names(classes: dict) -> str:
+    return ", ".join(classes) or "none"
+
+
+def missing_parameters_line(class_name: str, missing: list[str], names: dict, has: list[str]) -> str:
+    attributes = ", ".join(names[m] if names[m] == m else f"{names[m]} (for {m})" for m in missing)
+    return (f"{class_name} has no attribute {attributes}; its parameters are: {', '.join(has) or 'none'}"
+            " — give --param-map MAP.json from each lesson name to the attribute that plays its role")
+
+
+def describe_exception(error: BaseException, source: Source | None, location: bool = True) -> str:
+    """`path, line N, in f: Error: message` for the deepest frame in the learner's file."""
+    if isinstance(error, SystemExit):
+        text = f"called sys.exit({error.code!r})"
+    elif isinstance(error, MemoryError):
+        text = "MemoryError: ran out of memory (the check's memory limit)"
+    else:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    if not location or source is None:
+        return text
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == source.path]
+    if not frames:
+        return text
+    frame = frames[-1]
+    return f"{source.where(frame.lineno)}, in {frame.name}: {text}"
