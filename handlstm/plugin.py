@@ -1,7 +1,20 @@
 """pytest plugin: `pytest --handlstm-impl PATH[:CLASS]` checks a learner's implementation.
 
-Registered under the pytest11 entry point; does nothing unless its option is given.
+Registered under the pytest11 entry point; does nothing (and imports nothing heavy) unless
+--handlstm-impl is given. Then it adds one real pytest item per check (forward, gradients,
+training, state), so -k, -x, --junitxml and xdist work as usual. The checks are `handlstm check`'s
+own: `check_file` runs the implementation isolated in a child process once per session (under
+xdist, once in the controller, shared with the workers), and each item reports its check's
+outcome with the same diagnosis, hint and counterexample as the command.
 """
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+REPORT_KEY = "handlstm_report"  # where xdist workers receive the controller's report
 
 
 def pytest_addoption(parser):
@@ -10,3 +23,164 @@ def pytest_addoption(parser):
                     help="a learner's .py or .ipynb whose LSTMbyHand to check")
     group.addoption("--handlstm-param-map", metavar="MAP.json", default=None,
                     help="JSON object from each lesson name to the learner's attribute name, or 'auto'")
+    group.addoption("--handlstm-examples", metavar="N", type=int, default=None,
+                    help="Hypothesis examples per check (default: as handlstm check)")
+    group.addoption("--handlstm-timeout", metavar="SECONDS", type=float, default=None,
+                    help="time limit per check (default: as handlstm check)")
+
+
+def _enabled(config) -> bool:
+    return bool(config.getoption("handlstm_impl", None))
+
+
+def _settings(config) -> dict:
+    """check_file's arguments from the command line; a bad option stops pytest with one line."""
+    from .check.grading import split_target
+    from .errors import UserError
+
+    path, class_name = split_target(config.getoption("handlstm_impl"))
+    settings = {"path": path, "class_name": class_name}
+    param_map = config.getoption("handlstm_param_map")
+    if param_map:
+        try:
+            settings["param_map"] = _read_param_map(param_map)
+        except UserError as error:
+            raise pytest.UsageError(f"--handlstm-param-map: {error}") from None
+    for option, key in (("handlstm_examples", "examples"), ("handlstm_timeout", "timeout")):
+        if config.getoption(option) is not None:
+            settings[key] = config.getoption(option)
+    return settings
+
+
+def _read_param_map(argument: str):
+    """'auto', or the JSON object in the file (checked by check_file like the command's)."""
+    from .errors import UserError
+
+    if argument == "auto":
+        return "auto"
+    try:
+        with open(argument, encoding="utf-8") as source:
+            return json.load(source)
+    except OSError as error:
+        raise UserError(f"cannot read {argument}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise UserError(f"{argument} is not JSON: {error.msg} at line {error.lineno}") from None
+
+
+def _report(config) -> dict:
+    """check_file's report, computed once per session (or received from the xdist controller)."""
+    cached = getattr(config, "_handlstm_report", None)
+    if cached is None:
+        workerinput = getattr(config, "workerinput", {})
+        if REPORT_KEY in workerinput:
+            cached = json.loads(workerinput[REPORT_KEY])
+        else:
+            from .check.verdict import check_file
+            from .errors import UserError
+
+            settings = _settings(config)
+            try:
+                cached = check_file(settings.pop("path"), **settings)
+            except UserError as error:
+                raise pytest.UsageError(f"handlstm: {error}") from None
+        config._handlstm_report = cached
+    return cached
+
+
+def pytest_configure(config):
+    if _enabled(config):
+        _settings(config)  # a bad --handlstm-param-map is a usage error before anything runs
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist controller: run the check once here and hand the report to every worker."""
+    if _enabled(node.config):
+        node.workerinput[REPORT_KEY] = json.dumps(_report(node.config))
+
+
+def pytest_report_header(config):
+    if not _enabled(config):
+        return None
+    settings = _settings(config)
+    param_map = settings.get("param_map")
+    lines = [f"handlstm: checking {settings['path']}"
+             + (f" class {settings['class_name']}" if settings["class_name"] else " (class found by lstm_unit)")]
+    options = [f"param map: {'auto (inferred from behaviour)' if param_map == 'auto' else 'given' if param_map else 'lesson names'}",
+               f"examples: {settings.get('examples', 'default')}", f"timeout: {settings.get('timeout', 'default')} s per check",
+               "run isolated in a child process, once per session"]
+    return lines + ["handlstm: " + ", ".join(options)]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Add the check items before -k and -m deselect, so they select like any test."""
+    if _enabled(config):
+        items.extend(HandlstmChecks.from_parent(session, name=config.getoption("handlstm_impl")).collect())
+
+
+class HandlstmChecks(pytest.Collector):
+    """The implementation under test: one item per check `handlstm check` makes."""
+
+    def collect(self):
+        from .check.verdict import CHECK_IDS
+
+        return [HandlstmCheck.from_parent(self, name=check) for check in CHECK_IDS]
+
+
+class CheckFailed(AssertionError):
+    """A check did not hold; the message is the command's explanation of it."""
+
+
+class CouldNotCheck(Exception):
+    """The implementation could not be checked at all (file, class, import, timeout, crash)."""
+
+
+class HandlstmCheck(pytest.Item):
+    """One check's outcome from the session's report."""
+
+    def setup(self):
+        from .check.verdict import error_line
+
+        report = _report(self.config)
+        if report["verdict"] == "error" and self._check(report)["status"] == "error":
+            raise CouldNotCheck(error_line(report) or "could not be checked")
+
+    def runtest(self):
+        from .check.diagnose import hint
+        from .check.exports import check_text
+
+        report = _report(self.config)
+        check = self._check(report)
+        if check["status"] == "skip":
+            pytest.skip(check.get("message") or "skipped")
+        if check["status"] != "pass":
+            raise CheckFailed(check_text(check, report.get("diagnoses", []), hint))
+
+    def _check(self, report: dict) -> dict:
+        for check in report["checks"]:
+            if check["id"] == self.name:
+                return check
+        return {"id": self.name, "status": "error", "message": f"the check did not report {self.name!r}"}
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, (CheckFailed, CouldNotCheck)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, f"handlstm {self.name}: {self.parent.name}"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    report = getattr(config, "_handlstm_report", None)
+    if not _enabled(config) or report is None:
+        return
+    implementation = report.get("implementation") or {}
+    terminalreporter.section("handlstm")
+    terminalreporter.write_line(f"verdict: {report['verdict']}"
+                                + (f"; likely mistake: {', '.join(report['diagnoses'])}" if report.get("diagnoses") else ""))
+    for key in ("path", "class", "dtype", "interface", "sequence_lengths", "param_map"):
+        if implementation.get(key) is not None:
+            value = implementation[key]
+            terminalreporter.write_line(f"{key}: {value if isinstance(value, str) else json.dumps(value)}")

@@ -1,0 +1,283 @@
+"""Grading many files at once: `handlstm check PATH... [--jobs J] [--report-dir DIR] [--csv FILE]`.
+
+Each file is checked by `check_file` exactly as for one file, in a worker process of its own (J at
+a time), so a file whose check crashes, hangs or exhausts memory costs only its own row: the
+worker is killed past a time limit and the row says why. The parent only schedules workers and
+collects their reports; it never imports torch or the learners' code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Callable, Sequence, TextIO
+
+from ..errors import UserError
+
+SUFFIXES = (".py", ".ipynb")
+SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "node_modules", "site-packages"}
+VERDICT_CODE = {"pass": 0, "fail": 1, "error": 2}
+# A worker's own start-up, the child's imports and the reference's work beside the per-check limits.
+WORKER_SLACK_S = 120.0
+CHECKS_PER_FILE = 4
+
+
+@dataclass(frozen=True)
+class Target:
+    path: str  # as the user will recognise it
+    class_name: str | None
+    relative: str  # where its JSON report goes under --report-dir
+
+
+def split_target(argument: str) -> tuple[str, str | None]:
+    """PATH[:CLASS] -> (PATH, CLASS or None); a colon that is part of an existing path stays."""
+    head, colon, tail = argument.rpartition(":")
+    if colon and head and tail.isidentifier() and not os.path.exists(argument):
+        return head, tail
+    return argument, None
+
+
+def discover(arguments: Sequence[str]) -> list[Target]:
+    """Files (as given, even missing ones: their row says so) and folders' .py and .ipynb files, sorted."""
+    found: list[tuple[str, str | None]] = []
+    for argument in arguments:
+        path, class_name = split_target(argument)
+        if os.path.isdir(path):
+            if class_name:
+                raise UserError(f"{argument}: a class name goes with a file, not with the folder {path}")
+            inside = sorted(str(p) for p in Path(path).rglob("*")
+                            if p.suffix in SUFFIXES and p.is_file()
+                            and not any(part in SKIPPED_DIRS or part.startswith(".")
+                                        for part in p.relative_to(path).parts))
+            if not inside:
+                raise UserError(f"{path}: no .py or .ipynb files in this folder")
+            found += [(p, None) for p in inside]
+        else:
+            found.append((path, class_name))
+    seen: set[tuple[str, str | None]] = set()
+    unique = [f for f in found if not (f in seen or seen.add(f))]
+    absolute = [os.path.abspath(p) for p, _ in unique]
+    root = os.path.commonpath([os.path.dirname(a) for a in absolute]) if absolute else ""
+    return [Target(p, c, os.path.relpath(a, root) + (f".{c}" if c else ""))
+            for (p, c), a in zip(unique, absolute)]
+
+
+# --- running ---------------------------------------------------------------------------------
+
+def _worker(connection: Connection, target: Target, options: dict) -> None:
+    """In a worker process: check one file and send its report back."""
+    os.setpgrp()  # the learner's child joins this group, so a kill on timeout takes both
+    from .verdict import check_file
+
+    connection.send(check_file(target.path, target.class_name, **options))
+    connection.close()
+
+
+def error_report(target: Target, message: str, seconds: float) -> dict:
+    """The report of a file whose worker gave no answer: an error on every check."""
+    from .verdict import CHECK_IDS
+
+    return {"verdict": "error", "diagnoses": [], "seconds": round(seconds, 3),
+            "implementation": {"path": target.path, "class": target.class_name},
+            "checks": [{"id": check, "status": "error", "message": message, "counterexample": None}
+                       for check in CHECK_IDS]}
+
+
+def _context():
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        context.set_forkserver_preload(["handlstm.check.verdict"])
+    return context
+
+
+def check_many(targets: Sequence[Target], jobs: int, options: dict,
+               on_done: Callable[[Target, dict, int, int], None] | None = None) -> list[dict]:
+    """check_file on every target, `jobs` at a time, each in its own worker; reports in target order."""
+    if jobs < 1:
+        raise UserError(f"--jobs must be at least 1, not {jobs}")
+    limit = CHECKS_PER_FILE * float(options.get("timeout", 60.0)) + WORKER_SLACK_S
+    context = _context()
+    reports: dict[int, dict] = {}
+    pending = list(enumerate(targets))
+    running: dict[Connection, tuple[int, object, float]] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                index, target = pending.pop(0)
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(target=_worker, args=(send, target, options), daemon=True)
+                process.start()
+                send.close()
+                running[receive] = (index, process, time.monotonic())
+            ready = wait(list(running), timeout=1.0)
+            now = time.monotonic()
+            for connection in list(running):
+                index, process, started = running[connection]
+                target = targets[index]
+                if connection in ready:
+                    try:
+                        report = connection.recv()
+                    except (EOFError, OSError):
+                        process.join(5)
+                        report = error_report(target, f"{target.path}: the check stopped without an answer "
+                                              f"(worker exit code {process.exitcode})", now - started)
+                elif now - started > limit:
+                    _kill(process)
+                    report = error_report(target, f"{target.path}: no answer within {limit:.0f} s; stopped",
+                                          now - started)
+                else:
+                    continue
+                connection.close()
+                process.join(5)
+                del running[connection]
+                reports[index] = report
+                if on_done:
+                    on_done(target, report, len(reports), len(targets))
+    finally:
+        for connection, (_, process, _) in running.items():
+            _kill(process)
+            connection.close()
+    return [reports[i] for i in range(len(targets))]
+
+
+def _kill(process) -> None:
+    """Stop a worker and everything it started (its own process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        process.kill()
+    process.join(5)
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+def worst_exit_code(reports: Sequence[dict]) -> int:
+    """error (2) over fail (1) over pass (0)."""
+    return max((VERDICT_CODE.get(r["verdict"], 2) for r in reports), default=0)
+
+
+def first_diagnosis(report: dict) -> str:
+    """The table's and gradebook's one-word reason: the first diagnosis, or why it could not be checked."""
+    if report["verdict"] == "error":
+        from .verdict import error_line
+
+        return error_line(report) or "could not be checked"
+    return (report.get("diagnoses") or ["-"])[0] if report["verdict"] == "fail" else "-"
+
+
+def summary_table(targets: Sequence[Target], reports: Sequence[dict], width: int = 60) -> str:
+    rows = [("file", "verdict", "first diagnosis", "seconds")] + [
+        (t.path + (f":{t.class_name}" if t.class_name else ""), r["verdict"],
+         _clip(first_diagnosis(r), width), f"{float(r.get('seconds') or 0):.1f}")
+        for t, r in zip(targets, reports)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    counts = {v: sum(r["verdict"] == v for r in reports) for v in VERDICT_CODE}
+    lines.append(f"{len(reports)} files: {counts['pass']} pass, {counts['fail']} fail, {counts['error']} error")
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+GRADEBOOK_CHECKS = ("forward", "gradients", "training", "state")
+
+
+def write_csv(path: str, targets: Sequence[Target], reports: Sequence[dict]) -> None:
+    """One row per file: verdict, checks passed, each check's status, diagnoses, the error line, seconds."""
+    with _open(path, newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["file", "class", "verdict", "score", "max_score", *GRADEBOOK_CHECKS,
+                         "diagnoses", "error", "param_map", "seconds"])
+        for target, report in zip(targets, reports):
+            status = {c["id"]: c["status"] for c in report["checks"]}
+            implementation = report.get("implementation") or {}
+            param_map = implementation.get("param_map")
+            writer.writerow([target.path, implementation.get("class") or target.class_name or "",
+                             report["verdict"], sum(s == "pass" for s in status.values()), len(status),
+                             *(status.get(c, "") for c in GRADEBOOK_CHECKS), " ".join(report.get("diagnoses", [])),
+                             first_diagnosis(report) if report["verdict"] == "error" else "",
+                             json.dumps(param_map) if param_map else "", f"{float(report.get('seconds') or 0):.2f}"])
+
+
+def write_report_dir(directory: str, targets: Sequence[Target], reports: Sequence[dict]) -> None:
+    """One --json report per file, at the file's path (relative to the files' common folder) + .json."""
+    for target, report in zip(targets, reports):
+        destination = Path(directory) / (target.relative + ".json")
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(f"cannot create {destination.parent}: {error.strerror}") from None
+        with _open(str(destination)) as out:
+            json.dump(report, out, indent=2)
+            out.write("\n")
+
+
+def _open(path: str, newline: str | None = None) -> TextIO:
+    try:
+        return open(path, "w", encoding="utf-8", newline=newline)
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror}") from None
+
+
+class ProgressBar:
+    """A one-line bar on stderr, redrawn as files finish; silent unless stderr is a terminal."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30):
+        self.total, self.stream, self.width = total, stream, width
+        self.enabled = stream.isatty()
+        self.started = time.monotonic()
+        self.counts = dict.fromkeys(VERDICT_CODE, 0)
+
+    def __call__(self, target: Target, report: dict, done: int, total: int) -> None:
+        self.counts[report["verdict"]] = self.counts.get(report["verdict"], 0) + 1
+        if not self.enabled:
+            return
+        filled = self.width * done // max(total, 1)
+        elapsed = time.monotonic() - self.started
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} "
+                          f"pass {self.counts['pass']} fail {self.counts['fail']} error {self.counts['error']} "
+                          f"{elapsed:4.0f} s ")
+        if done == total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1
+
+
+def grade(arguments: Sequence[str], *, jobs: int | None = None, report_dir: str | None = None,
+          csv_path: str | None = None, junit_xml: str | None = None, gradescope: str | None = None,
+          options: dict | None = None, out: TextIO = sys.stdout, hint: Callable[[str], str] | None = None
+          ) -> tuple[list[Target], list[dict], int]:
+    """Check every file, write the requested reports, print the table; (targets, reports, exit code)."""
+    from . import exports
+
+    targets = discover(arguments)
+    if gradescope and len(targets) != 1:
+        raise UserError(f"--gradescope writes one submission's results: give one file, not {len(targets)}")
+    reports = check_many(targets, jobs or default_jobs(), options or {}, on_done=ProgressBar(len(targets)))
+    if report_dir:
+        write_report_dir(report_dir, targets, reports)
+    if csv_path:
+        write_csv(csv_path, targets, reports)
+    if junit_xml:
+        exports.write_junit_xml(junit_xml, reports, hint)
+    if gradescope:
+        exports.write_gradescope(gradescope, reports, hint)
+    print(summary_table(targets, reports), file=out)
+    return targets, reports, worst_exit_code(reports)
