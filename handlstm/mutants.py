@@ -113,14 +113,14 @@ class Mutation:
     def forward(self, p: Mapping[str, float], days):
         """The returned memory after walking the days (on the last axis) from the initial memories."""
         days = np.asarray(days, dtype=np.float64)
-        long, short = (np.float64(v) for v in self.initial)
+        long, short = self.initial
         last = (long, short)
         for t in self.days_seen(days.shape[-1]):
             new_long, new_short = self.unit(p, days[..., t], long, short)
             if self.handoff == "short, long":
                 new_long, new_short = new_short, new_long
-            long = new_long if self.carries[0] else np.float64(self.initial[0])
-            short = new_short if self.carries[1] else np.float64(self.initial[1])
+            long = new_long if self.carries[0] else self.initial[0]
+            short = new_short if self.carries[1] else self.initial[1]
             last = (new_long, new_short)
         result = last[0] if self.returns == "long" else last[1]
         return float(result) if np.ndim(result) == 0 else result
