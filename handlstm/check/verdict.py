@@ -21,18 +21,479 @@ Every problem with the learner's file (missing, syntax error, no class, import e
 crash, memory limit) is *returned* as verdict "error", with each check "error" and the one clear
 line as its message (`error_line(report)` gives it). `UserError` is raised only for bad
 arguments from the caller (e.g. `examples < 1`, a param_map that is not a dict of lesson names).
+A fail anywhere makes the verdict "fail" even if another check could not finish.
+
+Diagnosis: after the checks, if any failed, `handlstm.check.diagnose.diagnose(subject, results,
+facts)` is called (when that module exists) and returns `[{"id": ..., "detail": ...}, ...]`:
+- `subject`: a `ChildSubject` (unit / forward / loss_and_grads / train, name, dtype), the same
+  adapter the properties ran on. Its calls may raise `LearnerError` (an Exception: the learner's
+  code raised) or `ChildError` (a BaseException: the child died or time ran out; let it propagate).
+- `results`: {property name: {"id": name, "status", "message", "counterexample"}} for "unit",
+  "forward", "gradients", "training", "state" (a property that never ran is absent); a
+  counterexample as in the report: {"property", "parameters", "days", "label", ["memories"],
+  "mismatches": [{"quantity", "expected", "got", "tolerance"}], ["error"]}.
+- `facts`: the child's facts about the module, format in handlstm/check/child.py.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import example as explicit_example
+from hypothesis import strategies as st
+
+import reference
+from reference import PARAM_NAMES
+
+from .. import properties, strategies, tolerances
+from ..errors import UserError
+from ..properties import Comparison, PropertyFailure
+from . import load
+from .child import receive, send
+
 EXAMPLES = 100  # Hypothesis examples per property
 CHECK_IDS = ("forward", "gradients", "training", "state")
+CHECK_PROPERTIES = {"forward": ("unit", "forward"), "gradients": ("gradients",),
+                    "training": ("training",), "state": ("state",)}
+MEMORY_LIMIT = 4 * 2**30  # address space: torch and Lightning need about 1 GiB, training a little more
+LESSON_ORDER, LESSON_RETURNS = ("x", "long", "short"), ("long", "short")
+ARGUMENT_WORDS = {"x": "input", "long": "long", "short": "short"}
+
+# Probing: moderate, distinct values, so no gate saturates and no two parameters look alike.
+PROBE_PARAMS = {"wlr1": 0.7, "wlr2": -0.6, "blr1": 0.3, "wpr1": -0.4, "wpr2": 0.9, "bpr1": -0.2,
+                "wp1": 0.5, "wp2": 1.1, "bp1": 0.15, "wo1": -0.8, "wo2": 0.6, "bo1": 0.25}
+PROBE_DAYS = (0.7, -0.4, 0.9, 0.3, -0.8, 0.5, 0.2, -0.6, 1.0, -0.3, 0.4, 0.8, -0.9, 0.1, 0.6, -0.5)
+PROBE_UNIT = ((0.8, -0.6, 0.3), (-0.5, 1.2, -0.7), (0.3, 0.4, 0.9))  # (x, long, short)
+LESSON_DAYS = 4
 
 
-def check_file(path: str, class_name: str | None = None, param_map: dict | None = None,
-               timeout: float = 60.0, examples: int = EXAMPLES) -> dict:
-    """Check the learner's class in `path` against the reference; the report as a dict (see above)."""
-    raise NotImplementedError
+class ChildError(BaseException):
+    """The child died, sent garbage or ran out of time. A BaseException so that Hypothesis does not
+    treat it as a failing example and shrink on it: it ends the check as "error"."""
+
+
+class LearnerError(Exception):
+    """The learner's code raised while answering a request."""
+
+
+# --- the child process ------------------------------------------------------------------------
+
+class Child:
+    """One child process running handlstm/check/child.py, with requests on dedicated pipes."""
+
+    def __init__(self, memory: int = MEMORY_LIMIT):
+        self.memory, self.process, self.setup = memory, None, []
+        self.deadline = math.inf
+
+    def start(self) -> None:
+        request_read, self.request_write = os.pipe()
+        self.answer_read, answer_write = os.pipe()
+        self.log = tempfile.TemporaryFile()
+        self.folder = tempfile.TemporaryDirectory(prefix="handlstm-check-")
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+                   CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "handlstm.check.child", str(request_read), str(answer_write),
+             str(self.memory)],
+            pass_fds=(request_read, answer_write), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=self.log, cwd=self.folder.name, env=env,
+            start_new_session=True)  # its own process group: killing it kills what it started
+        os.close(request_read)
+        os.close(answer_write)
+        self.ready = False
+        self.setup_answers = [self.call(op, **arguments) for op, arguments in self.setup]
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def call(self, op: str, **arguments):
+        """Send one request and wait for its answer until the deadline."""
+        if not self.alive:
+            raise ChildError(self.death())
+        try:
+            send(self.request_write, {"op": op, **arguments})
+            if not self.ready:
+                self._receive(op)
+                self.ready = True
+            answer = self._receive(op)
+        except BrokenPipeError:
+            raise ChildError(self.death()) from None
+        if not isinstance(answer, dict):
+            self.stop()
+            raise ChildError(f"the checking process sent a malformed answer to {op}")
+        if "error" in answer:
+            if answer.get("kind") == "load":
+                raise load.CouldNotCheck(str(answer["error"]))
+            raise LearnerError(str(answer["error"]))
+        if "ok" not in answer:
+            self.stop()
+            raise ChildError(f"the checking process sent a malformed answer to {op}")
+        return answer["ok"]
+
+    def _receive(self, op: str):
+        def wait(fd: int) -> None:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self.stop()
+                raise ChildError(f"timed out: no answer from the implementation within the time limit ({op})")
+
+        try:
+            answer = receive(self.answer_read, wait)
+        except (ValueError, UnicodeDecodeError):
+            self.stop()
+            raise ChildError(f"the checking process sent a malformed answer to {op}") from None
+        if answer is None:
+            self.process.wait()
+            raise ChildError(self.death())
+        return answer
+
+    def death(self) -> str:
+        """Why the child is gone, in one line."""
+        if self.process is None:
+            return "the checking process was not started"
+        code = self.process.poll()
+        if code is None:
+            return "the checking process stopped answering"
+        self.log.seek(0)
+        last = [line.strip() for line in self.log.read()[-4000:].decode(errors="replace").splitlines()
+                if line.strip()]
+        last_line = last[-1] if last else ""
+        if "MemoryError" in last_line or "bad_alloc" in last_line or code == -signal.SIGKILL and self.killed_for_memory():
+            return f"ran out of memory (limit {self.memory / 2**30:g} GiB)"
+        if code < 0:
+            name = signal.Signals(-code).name
+            if -code == signal.SIGXFSZ:
+                return "printed more than the 64 MiB of output allowed"
+            return f"the checking process was killed by {name}" + (f" ({last_line})" if last_line else "")
+        return (f"the implementation ended the checking process with exit code {code}"
+                " (sys.exit or os._exit in the learner's code?)" + (f": {last_line}" if last_line else ""))
+
+    def killed_for_memory(self) -> bool:
+        return False
+
+    def stop(self) -> None:
+        if self.alive:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.process is not None:
+            self.process.wait()
+
+    def close(self) -> None:
+        self.stop()
+        for fd in ("request_write", "answer_read"):
+            try:
+                os.close(getattr(self, fd))
+            except (OSError, AttributeError):
+                pass
+        if hasattr(self, "folder"):
+            self.folder.cleanup()
+            self.log.close()
+
+    def restart(self) -> None:
+        self.close()
+        self.start()
+
+
+def _number(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ChildError(f"the checking process sent {type(value).__name__} where a number belongs")
+    return float(value)
+
+
+class ChildSubject:
+    """The learner's class as a subject of the properties: every call is a request to the child."""
+
+    def __init__(self, child: Child, name: str, dtype: str):
+        self.child, self.name, self.dtype = child, name, dtype
+        self.notes: list[str] = []  # why a gradient was NaN, as the child said
+
+    def unit(self, params, x, long, short):
+        out = self.child.call("unit", params=dict(params), x=x, long=long, short=short)
+        if not isinstance(out, list) or len(out) != 2:
+            raise ChildError("the checking process sent a malformed answer to unit")
+        return _number(out[0]), _number(out[1])
+
+    def forward(self, params, days):
+        return _number(self.child.call("forward", params=dict(params), days=list(days)))
+
+    def loss_and_grads(self, params, days, label):
+        out = self.child.call("loss_and_grads", params=dict(params), days=list(days), label=label)
+        grads = out.get("grads") if isinstance(out, dict) else None
+        if not isinstance(grads, dict):
+            raise ChildError("the checking process sent a malformed answer to loss_and_grads")
+        if out.get("note") and out["note"] not in self.notes:
+            self.notes.append(str(out["note"]))
+        return _number(out.get("loss")), {name: _number(grads.get(name)) for name in PARAM_NAMES}
+
+    def train(self, params, steps):
+        out = self.child.call("train", params=dict(params), steps=steps)
+        trajectory = out.get("trajectory") if isinstance(out, dict) else None
+        if not isinstance(trajectory, list) or not all(isinstance(s, dict) for s in trajectory):
+            raise ChildError("the checking process sent a malformed answer to train")
+        lr = None if out.get("lr") is None else _number(out["lr"])
+        return lr, [{name: _number(step.get(name)) for name in PARAM_NAMES} for step in trajectory]
+
+
+# --- probing: what the implementation supports, decided here from raw numbers ---------------
+
+@dataclass
+class Interface:
+    lengths: list[int]
+    dtype: str
+    order: tuple[str, ...] = LESSON_ORDER
+    returns: tuple[str, ...] = LESSON_RETURNS
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        arguments = ", ".join(ARGUMENT_WORDS[a] for a in self.order)
+        return {"lstm_unit": f"lstm_unit({arguments}) -> [{', '.join(self.returns)}]",
+                "arguments": list(self.order), "returns": list(self.returns), "notes": list(self.notes)}
+
+
+def _forward_raw(child: Child, dtype: str, sequences: list) -> list[dict]:
+    results = child.call("forward_raw", params=PROBE_PARAMS, sequences=sequences, dtype=dtype)
+    if not isinstance(results, list) or len(results) != len(sequences):
+        raise ChildError("the checking process sent a malformed answer to forward_raw")
+    return results
+
+
+def probe(child: Child) -> Interface:
+    """Supported sequence lengths, the dtype to check in, and lstm_unit's argument and return order."""
+    lengths = range(1, strategies.MAX_DAYS + 1)
+    sequences = [list(PROBE_DAYS[:n]) for n in lengths]
+    nudged = [s[:-1] + [s[-1] + 0.5] for s in sequences]
+    notes = []
+    dtype, results = "float64", _forward_raw(child, "float64", sequences + nudged)
+    if all("error" in r for r in results[:len(sequences)]):
+        float32 = _forward_raw(child, "float32", sequences + nudged)
+        if all("error" in r for r in float32[:len(sequences)]):
+            raise load.CouldNotCheck(f"forward raised for every sequence of 1 to {strategies.MAX_DAYS} days; "
+                                     f"for the lesson's four days: {results[LESSON_DAYS - 1]['error']}")
+        dtype, results = "float32", float32
+        notes.append("checked in float32: the module does not run when cast to float64")
+    elif any(r.get("dtype") not in ("float64", None) for r in results[:len(sequences)] if "error" not in r):
+        dtype = "float32"
+        notes.append("checked in float32 with float32 tolerances: given float64 it computes in float32 "
+                     "(a float32 tensor is created inside the module)")
+    plain, changed = results[:len(sequences)], results[len(sequences):]
+    working = [n for n, r in zip(lengths, plain) if "error" not in r]
+    depends = [n for n in working if "error" not in changed[n - 1]
+               and changed[n - 1]["value"] != plain[n - 1]["value"]]
+    supported = working
+    if depends and all(n > max(depends) for n in set(working) - set(depends)):
+        supported = depends  # a forward that reads a fixed number of days ignores any more
+    if supported != list(lengths):
+        notes.append(f"forward handles sequences of {_lengths_text(supported)}; checked on those")
+    order, returns = _unit_interface(child, dtype, supported)
+    if (order, returns) != (LESSON_ORDER, LESSON_RETURNS):
+        notes.append(f"lstm_unit takes ({', '.join(ARGUMENT_WORDS[a] for a in order)}) and returns "
+                     f"[{', '.join(returns)}]: a different order than the lesson's, used consistently")
+    return Interface(supported, dtype, order, returns, notes)
+
+
+def _lengths_text(lengths: list[int]) -> str:
+    if len(lengths) == 1:
+        return f"exactly {lengths[0]} days"
+    if lengths == list(range(lengths[0], lengths[-1] + 1)):
+        return f"{lengths[0]} to {lengths[-1]} days"
+    return ", ".join(map(str, lengths)) + " days"
+
+
+INTERPRETATIONS = [(order, returns) for order in itertools.permutations(LESSON_ORDER)
+                   for returns in (LESSON_RETURNS, LESSON_RETURNS[::-1])]  # the lesson's first
+
+
+def _unit_interface(child: Child, dtype: str, lengths: list[int]) -> tuple[tuple, tuple]:
+    """The argument and return order of lstm_unit: the one that, chained over the days, gives what
+    the learner's own forward gives (consistent use is what matters), closest to the reference."""
+    calls = [[point[LESSON_ORDER.index(a)] for a in order]
+             for order in itertools.permutations(LESSON_ORDER) for point in PROBE_UNIT]
+    try:
+        raw = child.call("unit_raw", params=PROBE_PARAMS, calls=calls, dtype=dtype)
+    except LearnerError as error:
+        raise load.CouldNotCheck(f"lstm_unit could not be called with three numbers: {error}") from None
+    by_order = {order: raw[i * len(PROBE_UNIT):(i + 1) * len(PROBE_UNIT)]
+                for i, order in enumerate(itertools.permutations(LESSON_ORDER))}
+    expected = [reference.run(PROBE_PARAMS, [x], long, short) for x, long, short in PROBE_UNIT]
+
+    def reference_error(interpretation) -> float:
+        order, returns = interpretation
+        worst = 0.0
+        for got, trace in zip(by_order[order], expected):
+            values = dict(zip(returns, map(_number, got)))
+            worst = max(worst, abs(values["long"] - float(trace.long[-1])),
+                        abs(values["short"] - float(trace.short[-1])))
+        return worst if math.isfinite(worst) else math.inf
+
+    n = min(lengths, key=lambda length: (abs(length - LESSON_DAYS), length))
+    days = list(PROBE_DAYS[:n])
+    finals = child.call("unit_chains", params=PROBE_PARAMS, interpretations=INTERPRETATIONS,
+                        days=days, dtype=dtype)
+    forward = _forward_raw(child, dtype, [days])[0]
+    tolerance = 2 * float(tolerances.forward_tolerance(reference.run(PROBE_PARAMS, days), dtype))
+    consistent = [i for i, final in zip(INTERPRETATIONS, finals)
+                  if "error" not in forward and final is not None
+                  and abs(_number(final) - forward["value"]) <= tolerance]
+    return min(consistent or INTERPRETATIONS, key=reference_error)  # min keeps the lesson's on ties
+
+
+# --- running the properties -------------------------------------------------------------------
+
+@dataclass
+class Raised(AssertionError):
+    """The learner's code raised on a drawn example (a failing example, shrunk like any other)."""
+
+    name: str
+    example: strategies.Example
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.name} raised {self.error}"
+
+
+@dataclass
+class PropertyResult:
+    name: str
+    status: str  # pass, fail, error, skip
+    message: str = ""
+    failure: PropertyFailure | Raised | None = None
+
+
+class _OutOfTime(BaseException):
+    pass
+
+
+def run_property(name: str, subject: ChildSubject, strategy, explicit: list, examples: int,
+                 deadline: float) -> PropertyResult:
+    """Hypothesis draws examples for one property; a failure comes back shrunk."""
+    failures: list[PropertyFailure | Raised] = []
+
+    def test(example):
+        if time.monotonic() > deadline:
+            raise _OutOfTime()
+        try:
+            comparisons = properties.PROPERTIES[name](subject, example)
+        except LearnerError as error:
+            failures.append(Raised(name, example, str(error)))
+            raise failures[-1] from None
+        try:
+            properties.assert_agrees(name, comparisons, example, label=f"{name} [check]")
+        except PropertyFailure as failure:
+            failures.append(failure)
+            raise
+
+    run = settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+                   verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))(given(strategy)(test))
+    for case in explicit:
+        run = explicit_example(case)(run)
+    try:
+        run()
+    except _OutOfTime:
+        if not failures:
+            raise ChildError("timed out: the check did not finish within its time limit") from None
+    except (PropertyFailure, Raised) as failure:
+        return PropertyResult(name, "fail", str(failure).splitlines()[0], failure)
+    except Exception:  # Hypothesis's own (Flaky: a failure that does not repeat, itself a sign)
+        if not failures:
+            raise
+    if failures:
+        return PropertyResult(name, "fail", str(failures[-1]).splitlines()[0], failures[-1])
+    return PropertyResult(name, "pass")
+
+
+def _strategy(name: str, lengths: list[int]):
+    if name == "unit":
+        return strategies.examples(1, 1)
+    if lengths == list(range(lengths[0], lengths[-1] + 1)):
+        return strategies.examples(lengths[0], lengths[-1])
+    return st.sampled_from(lengths).flatmap(lambda n: strategies.examples(n, n))
+
+
+def _explicit(name: str, lengths: list[int]) -> list:
+    return [e for e in strategies.lesson_examples() if name == "unit" or len(e.days) in lengths]
+
+
+def _count(name: str, examples: int) -> int:
+    """Training runs a Lightning Trainer per example and state reuses forward: fewer of each."""
+    return {"training": max(1, examples // 25), "state": max(1, examples // 10)}.get(name, examples)
+
+
+# --- the report -------------------------------------------------------------------------------
+
+MESSAGES = {
+    "forward": "lstm_unit and forward agree with the reference",
+    "gradients": "the gradients of the lesson's loss agree with the reference",
+    "training": "Lightning training moves the parameters as the reference's Adam does",
+    "state": "forward gives the same answer whatever was called before",
+}
+
+
+def _finite_or_text(value: float):
+    return value if math.isfinite(value) else str(value)
+
+
+def counterexample(failure) -> dict:
+    """The failing example in the lesson's names, and each mismatch (JSON-safe)."""
+    example = failure.example
+    out = {"property": failure.name,
+           "parameters": {n: example.params[n] for n in PARAM_NAMES},
+           "days": list(example.days), "label": example.label}
+    if failure.name == "unit":
+        out["days"] = list(example.days[:1])
+        out["memories"] = {"long": example.memories[0], "short": example.memories[1]}
+    if isinstance(failure, Raised):
+        out["error"] = failure.error
+        out["mismatches"] = []
+    else:
+        out["mismatches"] = [{"quantity": c.quantity, "expected": _finite_or_text(c.expected),
+                              "got": _finite_or_text(c.got), "tolerance": _finite_or_text(c.tolerance)}
+                             for c in failure.failed]
+    return out
+
+
+def _check_entry(check: str, results: dict[str, PropertyResult]) -> dict:
+    parts = [results[name] for name in CHECK_PROPERTIES[check] if name in results]
+    for status in ("fail", "error", "skip"):
+        bad = [r for r in parts if r.status == status]
+        if bad:
+            first = bad[0]
+            return {"id": check, "status": status, "message": first.message,
+                    "counterexample": counterexample(first.failure) if first.failure else None}
+    return {"id": check, "status": "pass", "message": MESSAGES[check], "counterexample": None}
+
+
+def _verdict(checks: list[dict]) -> str:
+    statuses = {c["status"] for c in checks}
+    return "fail" if "fail" in statuses else "error" if "error" in statuses or "skip" in statuses else "pass"
+
+
+def error_report(path: str, message: str, started: float, class_name: str | None = None,
+                 interface: Interface | None = None) -> dict:
+    return {"verdict": "error",
+            "checks": [{"id": c, "status": "error", "message": message, "counterexample": None}
+                       for c in CHECK_IDS],
+            "diagnoses": [],
+            "implementation": {"path": path, "class": class_name,
+                               "sequence_lengths": interface.lengths if interface else None,
+                               "dtype": interface.dtype if interface else None,
+                               "interface": interface.as_dict() if interface else None},
+            "seconds": round(time.monotonic() - started, 2)}
 
 
 def error_line(report: dict) -> str | None:
@@ -41,3 +502,137 @@ def error_line(report: dict) -> str | None:
         if check["status"] == "error":
             return check["message"]
     return None
+
+
+# --- the whole check --------------------------------------------------------------------------
+
+def _lesson_names(param_map: dict | None) -> dict[str, str]:
+    if param_map is None:
+        return {n: n for n in PARAM_NAMES}
+    if not isinstance(param_map, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                  for k, v in param_map.items()):
+        raise UserError("--param-map: give a JSON object from lesson names to attribute names")
+    unknown = sorted(set(param_map) - set(PARAM_NAMES))
+    if unknown:
+        raise UserError(f"--param-map: {', '.join(unknown)} are not lesson names "
+                        f"(they are: {', '.join(PARAM_NAMES)})")
+    return {n: param_map.get(n, n) for n in PARAM_NAMES}
+
+
+@dataclass
+class Outcome:
+    report: dict  # the --json report
+    diagnoses: list[dict]  # diagnosis's findings, best first: {"id", "detail", ...}
+
+
+def check_file(path: str, class_name: str | None = None, param_map: dict | None = None,
+               timeout: float = 60.0, examples: int = EXAMPLES) -> dict:
+    """Check the learner's class in `path` against the reference; the report as a dict (see above)."""
+    return check(path, class_name, param_map, timeout, examples).report
+
+
+def check(path: str, class_name: str | None = None, param_map: dict | None = None,
+          timeout: float = 60.0, examples: int = EXAMPLES) -> Outcome:
+    """check_file, keeping diagnosis's details (which parameter is misused where) for the human report."""
+    started = time.monotonic()
+    if examples < 1:
+        raise UserError(f"--examples must be at least 1, got {examples}")
+    if not timeout > 0:
+        raise UserError(f"--timeout must be positive, got {timeout}")
+    names = _lesson_names(param_map)
+    path = str(path)
+    try:
+        source = load.read_source(path)
+        load.parse(source)
+    except load.CouldNotCheck as error:
+        return Outcome(error_report(path, str(error), started, class_name), [])
+    # everything must be over by the time limit: leave a moment to stop the child and report
+    total_deadline = started + timeout - min(1.0, timeout / 10)
+    child = Child()
+    child.setup = [("load", {"source": source.as_dict(), "class_name": class_name, "names": names})]
+    child.deadline = total_deadline
+    found_class, interface = class_name, None
+    try:
+        child.start()
+        found_class = child.setup_answers[0]["class"]
+        interface = probe(child)
+        configure = ("configure", {"dtype": interface.dtype, "order": list(interface.order),
+                                   "returns": list(interface.returns)})
+        child.call(configure[0], **configure[1])
+        child.setup.append(configure)
+        return _run_checks(child, path, found_class, names, param_map, interface, examples,
+                           started, total_deadline)
+    except (load.CouldNotCheck, ChildError, LearnerError) as error:
+        return Outcome(error_report(path, _located(error, path), started, found_class, interface), [])
+    finally:
+        child.close()
+
+
+def _located(error: BaseException, path: str) -> str:
+    text = str(error)
+    return text if text.startswith(path) else f"{path}: {text}"
+
+
+def _run_checks(child: Child, path: str, class_name: str, names: dict, param_map: dict | None,
+                interface: Interface, examples: int, started: float, total_deadline: float) -> Outcome:
+    subject = ChildSubject(child, class_name, interface.dtype)
+    results: dict[str, PropertyResult] = {}
+    for check in CHECK_IDS:
+        for name in CHECK_PROPERTIES[check]:
+            left = total_deadline - time.monotonic()
+            if left <= 0:
+                results[name] = PropertyResult(name, "error", "not run: the time limit was used up")
+                continue
+            child.deadline = time.monotonic() + left / max(1, _properties_left(name))
+            try:
+                if not child.alive:
+                    child.restart()
+                results[name] = run_property(name, subject, _strategy(name, interface.lengths),
+                                             _explicit(name, interface.lengths),
+                                             _count(name, examples), child.deadline)
+            except (ChildError, load.CouldNotCheck) as error:
+                results[name] = PropertyResult(name, "error", f"{path}: {error}")
+                child.stop()
+    checks = [_check_entry(check, results) for check in CHECK_IDS]
+    if subject.notes and any(c["id"] == "gradients" and c["status"] == "fail" for c in checks):
+        checks[1]["message"] += f" ({subject.notes[0]})"
+    verdict = _verdict(checks)
+    diagnoses = _diagnose(child, subject, results, total_deadline) if verdict == "fail" else []
+    implementation = {"path": path, "class": class_name, "sequence_lengths": interface.lengths,
+                      "dtype": interface.dtype, "interface": interface.as_dict()}
+    if param_map:
+        implementation["param_map"] = dict(names)
+    report = {"verdict": verdict, "checks": checks, "diagnoses": [d["id"] for d in diagnoses],
+              "implementation": implementation, "seconds": round(time.monotonic() - started, 2)}
+    return Outcome(report, diagnoses)
+
+
+ORDER = [name for check in CHECK_IDS for name in CHECK_PROPERTIES[check]]
+SHARE = {"unit": 1, "forward": 1, "gradients": 1, "training": 3, "state": 1}  # training runs Trainers
+
+
+def _properties_left(name: str) -> float:
+    """How many shares of the remaining time the properties from `name` on will need, over name's."""
+    rest = ORDER[ORDER.index(name):]
+    return sum(SHARE[n] for n in rest) / SHARE[name]
+
+
+def _diagnose(child: Child, subject: ChildSubject, results: dict, deadline: float) -> list[dict]:
+    try:
+        from . import diagnose
+    except ModuleNotFoundError as missing:
+        if missing.name != f"{__package__}.diagnose":
+            raise
+        return [{"id": "unknown", "detail": "no diagnosis available"}]
+    child.deadline = deadline
+    try:
+        if not child.alive:
+            child.restart()
+        facts = child.call("facts")
+        plain = {name: {"id": name, "status": r.status, "message": r.message,
+                        "counterexample": counterexample(r.failure) if r.failure else None}
+                 for name, r in results.items()}
+        found = diagnose.diagnose(subject, plain, facts)
+    except (ChildError, LearnerError, load.CouldNotCheck):
+        found = []
+    return found or [{"id": "unknown", "detail": "no single mistake from the catalog reproduces these numbers"}]
