@@ -2,11 +2,17 @@
 
 Every array broadcasts: parameters, days and initial memories may each carry batch
 dimensions, so one call evaluates many parameter sets on many sequences.
+
+For speed, each quantity lives in one array with the day first (`forget[t]` is day t, one
+contiguous row) and every equation writes its result straight into that row (`out=`); the Trace
+shows the same arrays with the day on the last axis. Memories have one row more than there are
+days: `long[t]` is the long memory before day t, `long[t + 1]` the one after it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Mapping
 
 import numpy as np
@@ -29,9 +35,14 @@ GATE_PARAMS = {
 Params = Mapping[str, "float | np.ndarray"]
 
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """1 / (1 + exp(-z)); with `out`, computed in place there (same roundings, no temporaries)."""
     with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives the exact limit 0
-        return 1.0 / (1.0 + np.exp(-z))
+        if out is None:
+            return 1.0 / (1.0 + np.exp(-z))
+        np.exp(np.negative(z, out=out), out=out)
+        out += 1.0
+        return np.reciprocal(out, out=out)
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,12 @@ class Trace:
     @property
     def final_short(self) -> np.ndarray:
         return self.short[..., -1]
+
+    @cached_property
+    def tanh_long(self) -> np.ndarray:
+        """tanh(c_t), which backward needs: `run` keeps the forward pass's own, any other Trace
+        (one from dataclasses.replace, say) computes it from its own `long`."""
+        return np.tanh(self.long)
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,20 @@ def _as_params(params: Params) -> dict[str, np.ndarray]:
     return {name: np.asarray(params[name], dtype=np.float64) for name in PARAM_NAMES}
 
 
+def _days_last(by_day: np.ndarray) -> np.ndarray:
+    """A day-first array seen with the day on the last axis (a view, no copy)."""
+    return np.moveaxis(by_day, 0, -1)
+
+
+def _days_first(days_last: np.ndarray) -> np.ndarray:
+    return np.moveaxis(days_last, -1, 0)
+
+
+def _rows(by_day: np.ndarray) -> list[np.ndarray]:
+    """Each day's row of a day-first array, as a writable view (an array even for one sequence)."""
+    return [by_day[t, ...] for t in range(by_day.shape[0])]
+
+
 def run(params: Params, x, long_memory=0.0, short_memory=0.0) -> Trace:
     """Unroll the lesson's LSTM over the days on x's last axis, recording every gate."""
     p = _as_params(params)
@@ -84,25 +115,28 @@ def run(params: Params, x, long_memory=0.0, short_memory=0.0) -> Trace:
         raise ValueError("x needs at least one day on its last axis")
     batch = np.broadcast_shapes(days.shape[:-1], *(v.shape for v in p.values()),
                                 np.shape(long_memory), np.shape(short_memory))
-    long = np.broadcast_to(np.asarray(long_memory, dtype=np.float64), batch)
-    short = np.broadcast_to(np.asarray(short_memory, dtype=np.float64), batch)
-    record: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "long_before", "short_before", "forget", "input", "candidate", "output", "long", "short")}
-    for t in range(days.shape[-1]):
-        x_t = days[..., t]
-        forget = sigmoid(short * p["wlr1"] + x_t * p["wlr2"] + p["blr1"])
-        input_ = sigmoid(short * p["wpr1"] + x_t * p["wpr2"] + p["bpr1"])
-        candidate = np.tanh(short * p["wp1"] + x_t * p["wp2"] + p["bp1"])
-        output = sigmoid(short * p["wo1"] + x_t * p["wo2"] + p["bo1"])
-        new_long = long * forget + input_ * candidate
-        new_short = np.tanh(new_long) * output
-        for key, value in (("long_before", long), ("short_before", short), ("forget", forget),
-                           ("input", input_), ("candidate", candidate), ("output", output),
-                           ("long", new_long), ("short", new_short)):
-            record[key].append(np.broadcast_to(value, batch))
-        long, short = new_long, new_short
-    stacked = {k: np.stack(v, axis=-1) for k, v in record.items()}
-    return Trace(params=p, days=np.broadcast_to(days, batch + days.shape[-1:]), **stacked)
+    steps = days.shape[-1]
+    x = np.ascontiguousarray(_days_first(days))
+    memories = np.empty((2, steps + 1) + batch)  # long, short: before each day, and after the last
+    memories[0, 0], memories[1, 0] = long_memory, short_memory
+    gates = np.empty((5, steps) + batch)  # forget, input, candidate, output, and tanh(c_t)
+    long, short = (_rows(m) for m in memories)
+    forget, input_, candidate, output, tanh_long = (_rows(g) for g in gates)
+    wlr1, wlr2, blr1, wpr1, wpr2, bpr1, wp1, wp2, bp1, wo1, wo2, bo1 = p.values()
+    for t in range(steps):
+        sigmoid(short[t] * wlr1 + x[t] * wlr2 + blr1, out=forget[t])
+        sigmoid(short[t] * wpr1 + x[t] * wpr2 + bpr1, out=input_[t])
+        np.tanh(short[t] * wp1 + x[t] * wp2 + bp1, out=candidate[t])
+        sigmoid(short[t] * wo1 + x[t] * wo2 + bo1, out=output[t])
+        np.add(long[t] * forget[t], input_[t] * candidate[t], out=long[t + 1])
+        np.multiply(np.tanh(long[t + 1], out=tanh_long[t]), output[t], out=short[t + 1])
+    before, after = [_days_last(m[:-1]) for m in memories], [_days_last(m[1:]) for m in memories]
+    seen = [_days_last(g) for g in gates]
+    trace = Trace(params=p, days=np.broadcast_to(_days_last(x), batch + (steps,)),
+                  long_before=before[0], short_before=before[1], forget=seen[0], input=seen[1],
+                  candidate=seen[2], output=seen[3], long=after[0], short=after[1])
+    vars(trace)["tanh_long"] = seen[4]  # fill the cached_property: reuse the forward pass's tanh(c_t)
+    return trace
 
 
 def forward(params: Params, x, long_memory=0.0, short_memory=0.0) -> np.ndarray:
@@ -117,50 +151,67 @@ def backward(trace: Trace, d_final_short, d_final_long=0.0, derivative_slack: fl
     respect to h_T and c_T (for the lesson's loss: 2 (h_T - label) and 0). derivative_slack is
     added to every activation's derivative; only error analysis uses it (handlstm.tolerances).
     """
+    return _backward(trace, d_final_short, d_final_long, derivative_slack, with_days=True)
+
+
+def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float, with_days: bool
+              ) -> Gradients:
     p = trace.params
-    d_short = np.asarray(d_final_short, dtype=np.float64)
-    d_long = np.asarray(d_final_long, dtype=np.float64)
-    batch = np.broadcast_shapes(trace.final_short.shape, d_short.shape, d_long.shape)
-    d_short, d_long = np.broadcast_to(d_short, batch), np.broadcast_to(d_long, batch)
-    d_params = {name: np.zeros(batch) for name in PARAM_NAMES}
-    days = trace.days.shape[-1]
-    d_days, d_long_t, d_short_t = (np.zeros(batch + (days,)) for _ in range(3))
-    d_gates = {gate: np.zeros(batch + (days,)) for gate in GATES}
-    d_gate_sums = {gate: np.zeros(batch + (days,)) for gate in GATES}
-    for t in reversed(range(days)):
-        x_t, short_before = trace.days[..., t], trace.short_before[..., t]
-        forget, input_ = trace.forget[..., t], trace.input[..., t]
-        candidate, output = trace.candidate[..., t], trace.output[..., t]
-        tanh_long = np.tanh(trace.long[..., t])
-        d_short_t[..., t] = d_short
+    x, long_before, short_before = (_days_first(a) for a in (trace.days, trace.long_before, trace.short_before))
+    forget, input_, candidate, output, tanh_long = (_rows(_days_first(a)) for a in (
+        trace.forget, trace.input, trace.candidate, trace.output, trace.tanh_long))
+    steps = x.shape[0]
+    batch = np.broadcast_shapes(trace.final_short.shape, np.shape(d_final_short), np.shape(d_final_long))
+    # sensitivities of the memories before each day, and (row `steps`) of the final ones
+    d_memories = np.empty((2, steps + 1) + batch)
+    d_memories[0, steps], d_memories[1, steps] = d_final_long, d_final_short
+    d_long, d_short = (_rows(m) for m in d_memories)
+    d_gates = np.empty((4, steps) + batch)  # d/d(gate value), gates in GATES order
+    d_sums = np.empty((4, steps) + batch)  # d/d(gate's weighted sum)
+    d_forget, d_input, d_candidate, d_output = (_rows(d) for d in d_gates)
+    d_forget_sum, d_input_sum, d_candidate_sum, d_output_sum = (_rows(d) for d in d_sums)
+    for t in reversed(range(steps)):
         # h_t = tanh(c_t) * o
-        d_output = d_short * tanh_long
-        d_long = d_long + d_short * output * (1.0 - tanh_long**2 + derivative_slack)
-        d_long_t[..., t] = d_long
+        np.multiply(d_short[t + 1], tanh_long[t], out=d_output[t])
+        d_long[t + 1] += d_short[t + 1] * output[t] * (1.0 - tanh_long[t] ** 2 + derivative_slack)
         # c_t = c_{t-1} * f + i * g
-        d_forget = d_long * trace.long_before[..., t]
-        d_input = d_long * candidate
-        d_candidate = d_long * input_
+        np.multiply(d_long[t + 1], long_before[t], out=d_forget[t])
+        np.multiply(d_long[t + 1], candidate[t], out=d_input[t])
+        np.multiply(d_long[t + 1], input_[t], out=d_candidate[t])
         # back through each gate's squashing function to its weighted sum
-        d_forget_sum = d_forget * (forget * (1.0 - forget) + derivative_slack)
-        d_input_sum = d_input * (input_ * (1.0 - input_) + derivative_slack)
-        d_candidate_sum = d_candidate * (1.0 - candidate**2 + derivative_slack)
-        d_output_sum = d_output * (output * (1.0 - output) + derivative_slack)
-        for gate, d_gate, d_sum in zip(GATES, (d_forget, d_input, d_candidate, d_output),
-                                       (d_forget_sum, d_input_sum, d_candidate_sum, d_output_sum)):
-            d_gates[gate][..., t], d_gate_sums[gate][..., t] = d_gate, d_sum
-        for gate, d_sum in zip(GATES, (d_forget_sum, d_input_sum, d_candidate_sum, d_output_sum)):
-            w_short, w_x, b = GATE_PARAMS[gate]
-            d_params[w_short] = d_params[w_short] + d_sum * short_before
-            d_params[w_x] = d_params[w_x] + d_sum * x_t
-            d_params[b] = d_params[b] + d_sum
-        d_days[..., t] = (d_forget_sum * p["wlr2"] + d_input_sum * p["wpr2"]
-                          + d_candidate_sum * p["wp2"] + d_output_sum * p["wo2"])
-        d_short = (d_forget_sum * p["wlr1"] + d_input_sum * p["wpr1"]
-                   + d_candidate_sum * p["wp1"] + d_output_sum * p["wo1"])
-        d_long = d_long * forget
-    return Gradients(params=d_params, days=d_days, long_memory=d_long, short_memory=d_short,
-                     long=d_long_t, short=d_short_t, gates=d_gates, gate_sums=d_gate_sums)
+        np.multiply(d_forget[t], forget[t] * (1.0 - forget[t]) + derivative_slack, out=d_forget_sum[t])
+        np.multiply(d_input[t], input_[t] * (1.0 - input_[t]) + derivative_slack, out=d_input_sum[t])
+        np.multiply(d_candidate[t], 1.0 - candidate[t] ** 2 + derivative_slack, out=d_candidate_sum[t])
+        np.multiply(d_output[t], output[t] * (1.0 - output[t]) + derivative_slack, out=d_output_sum[t])
+        # the day before: h_{t-1} feeds every weighted sum, c_{t-1} only the new long memory
+        np.add(d_forget_sum[t] * p["wlr1"] + d_input_sum[t] * p["wpr1"] + d_candidate_sum[t] * p["wp1"],
+               d_output_sum[t] * p["wo1"], out=d_short[t])
+        np.multiply(d_long[t + 1], forget[t], out=d_long[t])
+    # a weight's gradient sums, over the days, its gate's d_sum times what the weight multiplied
+    d_weights_short = _sum_over_days(d_sums * short_before)
+    d_weights_x = _sum_over_days(d_sums * x)
+    d_biases = _sum_over_days(d_sums)
+    d_params = {}
+    for g, gate in enumerate(GATES):
+        w_short, w_x, bias = GATE_PARAMS[gate]
+        d_params[w_short], d_params[w_x], d_params[bias] = d_weights_short[g], d_weights_x[g], d_biases[g]
+    d_days = None
+    if with_days:  # x_t feeds every weighted sum of its day
+        d_days = _days_last(d_sums[0] * p["wlr2"] + d_sums[1] * p["wpr2"] + d_sums[2] * p["wp2"]
+                            + d_sums[3] * p["wo2"])
+    after = [_days_last(m[1:]) for m in d_memories]
+    return Gradients(params=d_params, days=d_days, long_memory=d_memories[0, 0], short_memory=d_memories[1, 0],
+                     long=after[0], short=after[1],
+                     gates={gate: _days_last(d) for gate, d in zip(GATES, d_gates)},
+                     gate_sums={gate: _days_last(d) for gate, d in zip(GATES, d_sums)})
+
+
+def _sum_over_days(terms: np.ndarray) -> np.ndarray:
+    """Sum over axis 1 (the day), from the last day back: the order the day-by-day loop meets them."""
+    total = terms[:, -1].copy()
+    for t in reversed(range(terms.shape[1] - 1)):
+        total += terms[:, t]
+    return total
 
 
 def loss(params: Params, x, label, long_memory=0.0, short_memory=0.0) -> np.ndarray:
@@ -173,5 +224,5 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
     """The lesson's loss and its gradient for each of the 12 names, per batch element."""
     trace = run(params, x, long_memory, short_memory)
     error = trace.final_short - np.asarray(label, dtype=np.float64)
-    gradients = backward(trace, 2.0 * error)
+    gradients = _backward(trace, 2.0 * error, 0.0, 0.0, with_days=False)
     return error**2, gradients.params
