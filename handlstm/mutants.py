@@ -40,6 +40,7 @@ CELL_UPDATES = {
     "(c + i*g)*f": lambda c, h, f, i, g: (c + i * g) * f,
     "c*f*i*g": lambda c, h, f, i, g: c * f * i * g,
     "c*f + i + g": lambda c, h, f, i, g: c * f + i + g,
+    "c + f + i*g": lambda c, h, f, i, g: c + f + i * g,
     "h*f + i*g": lambda c, h, f, i, g: h * f + i * g,
 }
 # h' from the old and new long memory c, c' and the output gate o

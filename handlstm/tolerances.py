@@ -181,3 +181,8 @@ MATCH_ROUNDINGS = 2**10
 def match_tolerance(predicted: np.ndarray, got_dtype: str) -> np.ndarray:
     """Largest |got - predicted| for which a mutation still counts as reproducing a learner's number."""
     return MATCH_ROUNDINGS * _unit_roundoff(got_dtype) * (1.0 + np.abs(predicted))
+
+# Diagnosis of training: Adam moves every parameter by up to about lr per step, so a different loss
+# puts the parameters O(lr) apart within a few steps, while rounding moves them by ~1e-6 lr; a loss
+# reproduces a learner's training when every parameter stays within this fraction of lr of it.
+TRAINING_MATCH = 0.05

@@ -80,8 +80,8 @@ def diagnose(subject, results, facts: Mapping | None) -> list[Diagnosis]:
         found += facts.mistakes()
         if "gradients" in failed:
             found += gradient_mistakes(subject)
-        if "training" in failed:
-            found += training_mistakes(results, facts)
+        if "training" in failed and "gradients" not in failed:  # wrong gradients train wrongly too
+            found += training_mistakes(subject, facts)
     if "state" in failed:
         found.append(_d("state-leak", "forward gives a different answer for the same days after other calls"))
     return _unique(found) or [_d("unknown", "no mistake in the catalog reproduces these numbers")]
@@ -115,30 +115,44 @@ def counterexamples(results) -> list[tuple[dict, tuple[float, ...]]]:
 
 
 class Facts:
-    """What the child reports about the module's parameters, optimizer and training_step."""
+    """What the child reports about the module's parameters, optimizer and training_step
+    (the format: handlstm/check/child.py's docstring)."""
 
     def __init__(self, facts: Mapping):
         self.facts = facts
         self.params: Mapping = facts.get("parameters") or {}
+        self.optimizer: Mapping = facts.get("optimizer") or {}
+        self.training_step: Mapping = facts.get("training_step") or {}
 
-    def names_where(self, key: str, value: bool) -> list[str]:
-        return [n for n in PARAM_NAMES if isinstance(self.params.get(n), Mapping)
-                and self.params[n].get(key) is value]
+    def names_where(self, key: str, value, leaving_out: Iterable[str] = ()) -> list[str]:
+        return [n for n in PARAM_NAMES if isinstance(self.params.get(n), Mapping) and n not in leaving_out
+                and self.params[n].get("found") is not False and self.params[n].get(key) is value]
 
     def mistakes(self) -> list[Diagnosis]:
+        """What the facts alone show: parameters the optimizer cannot train, no loss to train on."""
         found = []
         unregistered = self.names_where("registered", False)
         if unregistered:
-            found.append(_d("parameter-not-registered", f"{_names(unregistered)} not nn.Parameter of the module"))
-        frozen = [n for n in self.names_where("requires_grad", False) if n not in unregistered]
+            found.append(_d("parameter-not-registered", f"{_names(unregistered)}: not an nn.Parameter "
+                            "of the module, so no optimizer sees it"))
+        frozen = self.names_where("requires_grad", False, leaving_out=unregistered)
         if frozen:
-            found.append(_d("parameter-not-trainable", f"{_names(frozen)} created with requires_grad=False"))
-        missing = [n for n in self.names_where("in_optimizer", False) if n not in unregistered + frozen]
+            found.append(_d("parameter-not-trainable", f"{_names(frozen)}: requires_grad is off"))
+        missing = self.names_where("in_optimizer", False, leaving_out=unregistered + frozen)
         if missing:
             found.append(_d("optimizer-params", f"the optimizer does not update {_names(missing)}"))
-        if self.facts.get("training_step_returns_loss") is False:
-            found.append(_d("loss-function", "training_step returns no loss"))
+        if self.optimizer.get("error"):
+            found.append(_d("optimizer-params", f"configure_optimizers gives no optimizer: {self.optimizer['error']}"))
+        elif self.optimizer.get("class") not in (None, "Adam"):
+            found.append(_d("optimizer-params", f"the optimizer is {self.optimizer['class']}, the lesson's is Adam"))
+        returned = self.training_step.get("returned")
+        if self.training_step.get("returns_loss") is False:
+            shown = "nothing" if returned == "None" else f"a {returned} that carries no gradient"
+            found.append(_d("loss-function", f"training_step returns {shown}, not the loss"))
         return found
+
+    def training_step_error(self) -> str | None:
+        return self.training_step.get("error") if self.training_step.get("returns_loss") is None else None
 
 
 # --- asking the subject ----------------------------------------------------------------------------
@@ -424,11 +438,64 @@ def gradient_mistakes(subject) -> list[Diagnosis]:
     return [_d("gradient-blocked", f"the gradients of {_names(wrong)} are wrong")]
 
 
-def training_mistakes(results, facts: Facts) -> list[Diagnosis]:
+TRAINING_STEPS = 6
+# d loss / d output for the losses learners write instead of (output - label)^2
+LOSSES = {
+    "(output - label)^2": lambda out, label: 2.0 * (out - label),
+    "output - label, not squared": lambda out, label: np.ones_like(out),
+    "label - output, not squared": lambda out, label: -np.ones_like(out),
+    "|output - label|": lambda out, label: np.sign(out - label),
+    "-(output - label)^2, the sign flipped": lambda out, label: -2.0 * (out - label),
+    "output^2, the label left out": lambda out, label: 2.0 * out,
+    "(output - label)^3": lambda out, label: 3.0 * (out - label) ** 2,
+}
+
+
+def _trained_with(loss: str, params: dict, lr: float, steps: int) -> list[dict[str, float]]:
+    """The lesson's Adam loop on the lesson's data, with another loss."""
+    from ..data import LABELS, SEQUENCES
+
+    current, optimizer, trajectory = dict(params), reference.Adam(lr=lr), []
+    for step in range(steps):
+        days, label = SEQUENCES[step % len(SEQUENCES)], LABELS[step % len(SEQUENCES)]
+        trace = reference.run(current, days)
+        grads = reference.backward(trace, LOSSES[loss](trace.final_short, label)).params
+        current = {n: float(v) for n, v in optimizer.step(current, grads).items()}
+        trajectory.append(current)
+    return trajectory
+
+
+def training_mistakes(subject, facts: Facts) -> list[Diagnosis]:
     """forward and gradients are right but training is not: the optimizer or the loss."""
     if facts.mistakes():
         return []  # already named from the facts
-    return [_d("loss-function", "training moves the parameters differently from the lesson's loss with Adam"),
+    error = facts.training_step_error()
+    if error:
+        return [_d("loss-function", f"training_step raises: {error}")]
+    rng = np.random.default_rng(SEED + 2)
+    params = _at(_probe_params(rng, 1), 0)
+    answer = _ask(subject.train, params, TRAINING_STEPS) if hasattr(subject, "train") else None
+    if answer is None:
+        return [_d("loss-function", "training with the module's training_step does not run through"),
+                _d("optimizer-params", "or configure_optimizers does not give a working optimizer")]
+    lr, got = answer
+    if lr is None or not got:
+        return [_d("optimizer-params", "configure_optimizers does not give the lesson's Adam")]
+    still = [n for n in PARAM_NAMES if all(step[n] == params[n] for step in got)]
+    if len(still) == len(PARAM_NAMES):
+        return [_d("loss-function", "no parameter ever changes: the loss training_step returns does not "
+                   "reach the parameters")]
+    if still:
+        return [_d("optimizer-params", f"{_names(still)} never change in training")]
+    steps = min(len(got), TRAINING_STEPS)
+    moved = np.array([[step[n] for n in PARAM_NAMES] for step in got[:steps]])
+    for loss in LOSSES:
+        expected = np.array([[step[n] for n in PARAM_NAMES] for step in _trained_with(loss, params, lr, steps)])
+        if np.max(np.abs(moved - expected)) <= tolerances.TRAINING_MATCH * lr:
+            if loss == "(output - label)^2":
+                break
+            return [_d("loss-function", f"the loss is {loss}")]
+    return [_d("loss-function", "training moves the parameters unlike the lesson's loss with Adam"),
             _d("optimizer-params", "or the optimizer does not update every parameter as Adam does")]
 
 

@@ -1,0 +1,98 @@
+"""Every learner-style buggy file in tests/corpus/buggy/ is diagnosed as the mistake its name says.
+
+In-process: the child's own session loads each file (definitions only) and answers as the
+parent's proxy does; the failing checks come from the one definition of each property. The
+same files go through the real `handlstm check` in tests/test_check_diagnose_e2e.py.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handlstm import properties
+from handlstm.check import load
+from handlstm.check.child import Session
+from handlstm.check.diagnose import CATALOG, diagnose
+from handlstm.strategies import Example, lesson_examples
+from reference import PARAM_NAMES
+
+BUGGY = Path(__file__).parent / "corpus" / "buggy"
+FILES = sorted(BUGGY.glob("*.py"))
+
+
+def expected_id(path: Path) -> str:
+    """`cell-update.py` and `cell-update--variant.py` both expect cell-update."""
+    return path.stem.split("--")[0]
+
+
+class SessionSubject:
+    """The learner's class behind the child's session, in this process (the lesson's lstm_unit order)."""
+
+    def __init__(self, path: Path, dtype: str):
+        self.session, self.dtype, self.name = Session(), dtype, path.name
+        source = load.read_source(str(path))
+        self.ask("load", source=source.as_dict(), class_name=None, names={n: n for n in PARAM_NAMES})
+        self.ask("configure", dtype=dtype, order=["x", "long", "short"], returns=["long", "short"])
+
+    def ask(self, op: str, **arguments):
+        answer = self.session.answer({"op": op, **arguments})
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+        return answer["ok"]
+
+    def unit(self, params, x, long, short):
+        return tuple(self.ask("unit", params=params, x=x, long=long, short=short))
+
+    def forward(self, params, days):
+        return self.ask("forward", params=params, days=list(days))
+
+    def loss_and_grads(self, params, days, label):
+        answer = self.ask("loss_and_grads", params=params, days=list(days), label=label)
+        return answer["loss"], answer["grads"]
+
+    def train(self, params, steps):
+        answer = self.ask("train", params=params, steps=steps)
+        return answer["lr"], answer["trajectory"]
+
+
+def examples() -> list[Example]:
+    rng = np.random.default_rng(3)
+    drawn = [Example(params={n: float(v) for n, v in zip(PARAM_NAMES, rng.uniform(-2, 2, 12))},
+                     days=tuple(float(d) for d in rng.uniform(-1, 1, 4)), label=float(rng.uniform(-1, 1)),
+                     memories=(float(rng.uniform(0.2, 2)), float(rng.uniform(0.1, 0.9))))
+             for _ in range(3)]
+    return drawn + lesson_examples()
+
+
+def status(subject, check: str, cases: list[Example]) -> str:
+    try:
+        ok = all(c.ok for example in cases for c in properties.PROPERTIES[check](subject, example))
+    except Exception:
+        return "error"
+    return "pass" if ok else "fail"
+
+
+def results_of(subject) -> list[dict]:
+    """The failing checks, level by level as `handlstm check` runs them."""
+    cases = examples()
+    results = [{"id": "forward", "status": "fail" if "pass" != status(subject, "unit", cases)
+                or "pass" != status(subject, "forward", cases) else "pass"}]
+    results.append({"id": "gradients", "status": status(subject, "gradients", cases)})
+    results.append({"id": "state", "status": status(subject, "state", cases[:1])})
+    results.append({"id": "training", "status": status(subject, "training", cases[:1])})
+    return results
+
+
+def test_every_catalog_id_has_a_buggy_file():
+    assert set(CATALOG) <= {expected_id(path) for path in FILES}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_buggy_file_is_diagnosed_as_its_mistake(path):
+    subject = SessionSubject(path, "float64")
+    results = results_of(subject)
+    assert any(r["status"] != "pass" for r in results), f"{path.name} passes every check"
+    found = diagnose(subject, results, subject.ask("facts"))
+    assert found[0]["id"] == expected_id(path), (results, found)
+    assert all(d["detail"] for d in found)
