@@ -408,13 +408,30 @@ def run_property(name: str, subject: ChildSubject, strategy, explicit: list, exa
         if not failures:
             raise ChildError("timed out: the check did not finish within its time limit") from None
     except (PropertyFailure, Raised) as failure:
-        return PropertyResult(name, "fail", str(failure).splitlines()[0], failure)
+        return PropertyResult(name, "fail", failure_message(failure), failure)
     except Exception:  # Hypothesis's own (Flaky: a failure that does not repeat, itself a sign)
         if not failures:
             raise
     if failures:
-        return PropertyResult(name, "fail", str(failures[-1]).splitlines()[0], failures[-1])
+        return PropertyResult(name, "fail", failure_message(failures[-1]), failures[-1])
     return PropertyResult(name, "pass")
+
+
+SUBJECT_OF = {"unit": "lstm_unit, one day", "forward": "forward", "gradients": "gradients",
+              "training": "training", "state": "forward called again"}
+
+
+def failure_message(failure: PropertyFailure | Raised) -> str:
+    """One line: the worst mismatch in the lesson's words (or what the learner's code raised)."""
+    if isinstance(failure, Raised):
+        return f"{SUBJECT_OF[failure.name]}: raised {failure.error}"
+    worst = max(failure.failed, key=lambda c: c.ratio)
+    more = len(failure.failed) - 1
+    if failure.name == "state":
+        text = f"forward gave {worst.expected:.6g}, then {worst.got:.6g} for the same days after other calls"
+    else:
+        text = f"{worst.quantity} is {worst.got:.6g} where the reference gives {worst.expected:.6g}"
+    return f"{SUBJECT_OF[failure.name]}: {text}" + (f" (and {more} more differ)" if more > 0 else "")
 
 
 def _strategy(name: str, lengths: list[int]):
@@ -556,6 +573,7 @@ def check(path: str, class_name: str | None = None, param_map: dict | None = Non
         child.start()
         found_class = child.setup_answers[0]["class"]
         interface = probe(child)
+        interface.notes[:0] = [str(n) for n in child.setup_answers[0].get("notes", [])]
         configure = ("configure", {"dtype": interface.dtype, "order": list(interface.order),
                                    "returns": list(interface.returns)})
         child.call(configure[0], **configure[1])
