@@ -27,7 +27,7 @@ import reference
 from reference import PARAM_NAMES
 
 from .. import tolerances
-from ..errors import UserError
+from .load import CouldNotCheck
 
 # values_by_attribute, days -> final short memory of forward (memories start at 0)
 ForwardProbe = Callable[[Mapping[str, float], Sequence[float]], float]
@@ -47,8 +47,9 @@ MARGIN = 10.0
 VERIFY_DRAWS = 8
 
 
-class AmbiguousMap(UserError):
-    """Behaviour does not single out one map from the lesson's names to the class's parameters."""
+class AmbiguousMap(CouldNotCheck):
+    """Behaviour does not single out one map from the lesson's names to the class's parameters:
+    the file cannot be checked without a map (exit code 2, one line saying so)."""
 
 
 def _reference(values_by_role: Mapping[str, float], days: Sequence[float]) -> tuple[float, float]:
