@@ -98,7 +98,11 @@ class Session:
 
         torch.set_num_threads(1)  # scalar work: threads only cost, and graders run many children
         load.alias_pytorch_lightning()
+        # everything the child will use, imported before the learner's code runs, then fingerprinted
+        from .. import data, model, subjects, torch_lstm, training  # noqa: F401
+
         self.torch, self.load = torch, load
+        self.fingerprint = _fingerprint()
         self.source = self.cls = self.subject = None
         self.names: dict[str, str] = {}
 
@@ -108,7 +112,12 @@ class Session:
         if handler is None:
             return {"error": f"unknown request {op!r}", "kind": "protocol"}
         try:
-            return {"ok": handler(**request)}
+            answer = handler(**request)
+            changed = _changed(self.fingerprint)
+            if changed:
+                raise self.load.CouldNotCheck(f"the implementation modified the checker's own code ({changed});"
+                                              " its answers cannot be trusted")
+            return {"ok": answer}
         except self.load.CouldNotCheck as error:
             return {"error": str(error), "kind": "load"}
         except LearnerError as error:
@@ -128,7 +137,10 @@ class Session:
         if missing:
             raise self.load.CouldNotCheck(self.load.missing_parameters_line(
                 self.cls.__name__, missing, names, [n for n, _ in module.named_parameters()]))
-        return {"class": self.cls.__name__, "notes": notes}
+        import lightning.pytorch as pl
+
+        return {"class": self.cls.__name__, "notes": notes,
+                "lightning": isinstance(module, pl.LightningModule)}
 
     def instance(self):
         """A fresh instance of the learner's class, seeded so every instance starts the same."""
@@ -333,6 +345,27 @@ class Session:
         kind = "None" if returned is None else ("tensor" if isinstance(returned, torch.Tensor)
                                                 else type(returned).__name__)
         return {"returns_loss": returns_loss, "returned": kind, "error": None}
+
+
+def _fingerprint() -> dict:
+    """The identity of every module-level and class-level object of handlstm and reference: a
+    learner's code that rebinds one (to answer from the bundled, correct model) is caught."""
+    prints = {}
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] not in ("handlstm", "reference") or module is None:
+            continue
+        for key, value in list(vars(module).items()):
+            prints[f"{name}.{key}"] = id(value)
+            if isinstance(value, type) and value.__module__ == name:
+                for attribute, member in list(vars(value).items()):
+                    prints[f"{name}.{key}.{attribute}"] = id(member)
+    return prints
+
+
+def _changed(before: dict) -> str | None:
+    now = _fingerprint()
+    changed = [name for name, identity in before.items() if now.get(name) != identity]
+    return ", ".join(changed[:3]) if changed else None
 
 
 def _first_optimizer(configured):

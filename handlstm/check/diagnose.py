@@ -14,6 +14,7 @@ The catalog and what each id means for a learner: docs/mistakes.md.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
@@ -59,7 +60,6 @@ Diagnosis = dict  # {"id": str, "detail": str}
 DAYS = 4  # every learner's forward handles the lesson's four days
 UNIT_PROBES = 8
 FORWARD_PROBES = 6
-NEAREST = 24  # how many near misses are tried two at a time when no single mistake fits
 SEED = 5  # the probes are fixed: a diagnosis is reproducible
 
 
@@ -226,10 +226,8 @@ def _number(value) -> float:
 def predictions(mutation: Mutation, probes: Probes) -> np.ndarray:
     """What the mutation answers to every probe: unit (long, short) pairs, then forward values."""
     with np.errstate(all="ignore"):
-        long, short = mutation.unit(probes.unit_params, *probes.unit_inputs)
         forward = mutation.forward(probes.forward_params, probes.forward_days)
-    return np.concatenate([np.stack(np.broadcast_arrays(long, short), axis=-1).ravel(),
-                           np.broadcast_to(forward, probes.forward_got.shape)])
+    return np.concatenate([unit_predictions(mutation, probes), np.broadcast_to(forward, probes.forward_got.shape)])
 
 
 def answers(probes: Probes, use_forward: bool = True) -> np.ndarray:
@@ -244,9 +242,42 @@ def ratios(predicted: np.ndarray, got: np.ndarray, dtype: str) -> np.ndarray:
     return np.where(np.isfinite(error), error / tolerances.match_tolerance(predicted[answered], dtype), np.inf)
 
 
-def explains(mutation: Mutation, probes: Probes, got: np.ndarray) -> bool:
-    r = ratios(predictions(mutation, probes), got, probes.dtype)
-    return r.size > 0 and bool(np.all(r <= 1.0))
+# How the pipeline may have read lstm_unit's argument and return order: the lesson's first. A
+# mistake in forward can make another order look consistent (a forward that returns the long
+# memory chains like an lstm_unit whose memories are exchanged), so the others are tried too.
+View = tuple[tuple[int, int, int], bool]  # which probe input the learner gets as (x, long, short); outputs exchanged
+LESSON_VIEW: View = ((0, 1, 2), False)
+VIEWS: tuple[View, ...] = (LESSON_VIEW,) + tuple(
+    (order, exchanged) for order in itertools.permutations(range(3)) for exchanged in (False, True)
+    if (order, exchanged) != LESSON_VIEW)
+
+
+def unit_predictions(mutation: Mutation, probes: Probes, view: View = LESSON_VIEW) -> np.ndarray:
+    order, exchanged = view
+    inputs = tuple(probes.unit_inputs[k] for k in order)
+    with np.errstate(all="ignore"):
+        long, short = mutation.unit(probes.unit_params, *inputs)
+    if exchanged:
+        long, short = short, long
+    return np.stack(np.broadcast_arrays(long, short), axis=-1).ravel()
+
+
+def explains(mutation: Mutation, probes: Probes, got: np.ndarray, view: View = LESSON_VIEW) -> bool:
+    """Whether the mutation reproduces every answered probe (lstm_unit's first: they are cheap)."""
+    units = probes.unit_got.size
+    r = ratios(unit_predictions(mutation, probes, view), got[:units], probes.dtype)
+    if np.any(r > 1.0):
+        return False
+    answered = r.size
+    if not np.all(np.isnan(got[units:])):
+        with np.errstate(all="ignore"):
+            forward = np.broadcast_to(mutation.forward(probes.forward_params, probes.forward_days),
+                                      probes.forward_got.shape)
+        r = ratios(forward, got[units:], probes.dtype)
+        if np.any(r > 1.0):
+            return False
+        answered += r.size
+    return answered > 0
 
 
 @functools.cache
@@ -281,38 +312,35 @@ def forward_mistakes(subject, extra=()) -> list[Diagnosis]:
     """The mutations that reproduce the subject's lstm_unit and forward answers."""
     probes = probe(subject, extra)
     got = answers(probes, use_forward=probes.repeatable)
+    unit_only = answers(probes, use_forward=False)
     unit_answered = not np.all(np.isnan(probes.unit_got))
-    lesson_unit = explains(Mutation(), probes, answers(probes, use_forward=False)) if unit_answered else None
+    lesson_unit = explains(Mutation(), probes, unit_only) if unit_answered else None
     if not probes.repeatable:
         return _unrepeatable(subject, probes, lesson_unit)
     if explains(Mutation(), probes, got):
         return [_d("unknown", "lstm_unit and forward agree with the lesson on every probe; they differ only "
                    "on the counterexample's values")]
-    pool = candidates(lesson_unit)
-    matched = [m for m in pool if explains(m, probes, got)]
-    if not matched and lesson_unit is not False:
-        matched = _day_patterns_explaining(probes) or _fitted_initial_state(probes)
-    if not matched:
-        matched = _pairs(list(_classic()), probes, got)
+    for view in VIEWS if unit_answered else (LESSON_VIEW,):
+        unit_is_lesson = explains(Mutation(), probes, unit_only, view) if unit_answered else None
+        matched = [m for m in candidates(unit_is_lesson) if explains(m, probes, got, view)]
+        if not matched and unit_is_lesson is not False:
+            matched = _day_patterns_explaining(probes) or _fitted_initial_state(probes)
+        if matched:
+            return [_d(m.id, m.detail) for m in matched]
+    matched = _pairs(list(_classic()), probes, got)
     if matched:
         return [_d(m.id, m.detail) for m in matched]
     return [_d("unknown", _where_it_differs(probes, lesson_unit))]
 
 
 def _pairs(pool: list[Mutation], probes: Probes, got: np.ndarray) -> list[Mutation]:
-    """Two mistakes at once, from the single mistakes that come nearest to the answers."""
-    def nearness(m: Mutation) -> tuple[float, float]:
-        r = ratios(predictions(m, probes), got, probes.dtype)
-        return (-float(np.mean(r <= 1.0)), float(np.median(np.log1p(r))))
-
-    nearest = sorted(pool, key=nearness)[:NEAREST]
-    found = []
-    for a_index, a in enumerate(nearest):
-        for b in nearest[a_index + 1:]:
+    """Two mistakes at once: every pair that can coexist, the first found (in catalog order) wins."""
+    for a_index, a in enumerate(pool):
+        for b in pool[a_index + 1:]:
             both = combine(a, b)
             if both is not None and explains(both, probes, got):
-                found += [a, b]
-    return found
+                return [a, b]
+    return []
 
 
 def _fitted_initial_state(probes: Probes) -> list[Mutation]:
@@ -352,12 +380,17 @@ def _least_squares(residual: Callable[[np.ndarray], np.ndarray], start: np.ndarr
     return point if np.all(np.isfinite(point)) else None
 
 
-def _unrepeatable(subject, probes: Probes, lesson_unit: bool) -> list[Diagnosis]:
+# For telling memories kept from the last call from random ones: the forget gate stays open
+# (sigmoid(3) ~ 0.95) so the starting long memory still shows after four days
+LEAK_PARAMS = {"wlr1": 0.5, "wlr2": 0.3, "blr1": 3.0, "wpr1": 0.4, "wpr2": -0.6, "bpr1": -0.5,
+               "wp1": 0.8, "wp2": 1.2, "bp1": 0.3, "wo1": 0.3, "wo2": 0.5, "bo1": 1.0}
+LEAK_DAYS = (0.5, -0.3, 0.8, 0.2)
+
+
+def _unrepeatable(subject, probes: Probes, lesson_unit: bool | None) -> list[Diagnosis]:
     """forward answers the same question differently: memories kept from earlier calls, or random."""
-    params = _at(probes.forward_params, 0)
-    days = tuple(probes.forward_days[0])
-    calls = [_number(_ask(subject.forward, params, days)) for _ in range(3)]
-    leak = _leak(params, days, calls) if lesson_unit else None
+    calls = [_number(_ask(subject.forward, LEAK_PARAMS, LEAK_DAYS)) for _ in range(3)]
+    leak = _leak(LEAK_PARAMS, LEAK_DAYS, calls, probes.dtype) if lesson_unit else None
     if leak:
         return [_d("state-leak", leak)]
     found = [_d("state-leak", "forward's answer for the same days changes from call to call")]
@@ -366,7 +399,7 @@ def _unrepeatable(subject, probes: Probes, lesson_unit: bool) -> list[Diagnosis]
     return found
 
 
-def _leak(params: dict, days: tuple[float, ...], calls: list[float]) -> str | None:
+def _leak(params: dict, days: tuple[float, ...], calls: list[float], dtype: str) -> str | None:
     """Does each call start from the memories the previous call ended with?"""
     def run_from(long: float, short: float) -> tuple[float, float]:
         trace = reference.run(params, days, long, short)
@@ -388,7 +421,7 @@ def _leak(params: dict, days: tuple[float, ...], calls: list[float]) -> str | No
         long1, short1 = run_from(long0, short0)
         long2, short2 = run_from(long1 if "long" in carried else 0.0, short1 if "short" in carried else 0.0)
         got, predicted = np.array([second, third]), np.array([short1, short2])
-        if np.all(np.isfinite(got)) and np.all(ratios(predicted, got, "float32") <= 1.0):
+        if np.all(np.isfinite(got)) and np.all(ratios(predicted, got, dtype) <= 1.0):
             return f"{shown} carried over from the previous call to forward (kept on self?)"
     return None
 

@@ -223,11 +223,13 @@ def execute(source: Source) -> tuple[dict, list[str]]:
             where = source.where(statement.lineno)
             if isinstance(statement, (ast.Import, ast.ImportFrom, ast.Try)):
                 if bound & needed:
-                    raise CouldNotCheck(f"{where}: cannot import {_import_text(statement)}"
+                    raise CouldNotCheck(f"{where}: `{_import_text(statement)}` failed"
                                         f" ({type(error).__name__}: {error}), which the class needs") from None
             elif bound & needed:
                 raise CouldNotCheck(f"{where}: {describe_exception(error, source, location=False)}") from None
-            notes.append(f"{where}: left out ({type(error).__name__}: {error})")
+            what = _import_text(statement) if isinstance(statement, (ast.Import, ast.ImportFrom)) else \
+                ast.get_source_segment(source.text, statement).splitlines()[0][:60]
+            notes.append(f"{where}: left out `{what}` ({type(error).__name__}: {error}); the class does not use it")
     return namespace, notes
 
 
@@ -235,7 +237,7 @@ def _import_text(statement: ast.stmt) -> str:
     if isinstance(statement, ast.ImportFrom):
         return f"from {statement.module or '.'} import {', '.join(a.name for a in statement.names)}"
     if isinstance(statement, ast.Import):
-        return ", ".join(a.name for a in statement.names)
+        return "import " + ", ".join(a.name for a in statement.names)
     return "its imports"
 
 
