@@ -11,6 +11,10 @@ days: `long[t]` is the long memory before day t, `long[t + 1]` the one after it.
 
 from __future__ import annotations
 
+import functools
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Mapping
@@ -102,9 +106,11 @@ def _days_first(days_last: np.ndarray) -> np.ndarray:
     return np.moveaxis(days_last, -1, 0)
 
 
-def _rows(by_day: np.ndarray) -> list[np.ndarray]:
-    """Each day's row of a day-first array, as a writable view (an array even for one sequence)."""
-    return [by_day[t, ...] for t in range(by_day.shape[0])]
+def _rows(by_day: np.ndarray, days: int | None = None) -> list[np.ndarray]:
+    """Each day's row of a day-first array, as a writable view (an array even for one sequence).
+    Given more days than rows, the rows take turns: scratch for values no one reads later."""
+    rows = by_day.shape[0]
+    return [by_day[t % rows, ...] for t in range(rows if days is None else days)]
 
 
 def run(params: Params, x, long_memory=0.0, short_memory=0.0) -> Trace:
@@ -151,11 +157,12 @@ def backward(trace: Trace, d_final_short, d_final_long=0.0, derivative_slack: fl
     respect to h_T and c_T (for the lesson's loss: 2 (h_T - label) and 0). derivative_slack is
     added to every activation's derivative; only error analysis uses it (handlstm.tolerances).
     """
-    return _backward(trace, d_final_short, d_final_long, derivative_slack, with_days=True)
+    return _backward(trace, d_final_short, d_final_long, derivative_slack, per_day=True)
 
 
-def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float, with_days: bool
+def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float, per_day: bool
               ) -> Gradients:
+    """backward; without per_day, only the gradients for the 12 names (scratch rows serve every day)."""
     p = trace.params
     x, long_before, short_before = (_days_first(a) for a in (trace.days, trace.long_before, trace.short_before))
     forget, input_, candidate, output, tanh_long = (_rows(_days_first(a)) for a in (
@@ -163,55 +170,58 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float
     steps = x.shape[0]
     batch = np.broadcast_shapes(trace.final_short.shape, np.shape(d_final_short), np.shape(d_final_long))
     # sensitivities of the memories before each day, and (row `steps`) of the final ones
-    d_memories = np.empty((2, steps + 1) + batch)
-    d_memories[0, steps], d_memories[1, steps] = d_final_long, d_final_short
-    d_long, d_short = (_rows(m) for m in d_memories)
-    d_gates = np.empty((4, steps) + batch)  # d/d(gate value), gates in GATES order
-    d_sums = np.empty((4, steps) + batch)  # d/d(gate's weighted sum)
-    d_forget, d_input, d_candidate, d_output = (_rows(d) for d in d_gates)
-    d_forget_sum, d_input_sum, d_candidate_sum, d_output_sum = (_rows(d) for d in d_sums)
+    d_memories = np.empty((2, steps + 1 if per_day else 2) + batch)
+    d_long, d_short = (_rows(m, steps + 1) for m in d_memories)
+    d_long[steps][...], d_short[steps][...] = d_final_long, d_final_short
+    d_gates = np.empty((steps if per_day else 1, 4) + batch)  # d/d(gate value), gates in GATES order
+    d_sums = np.empty((steps if per_day else 1, 4) + batch)  # d/d(gate's weighted sum)
+    d_forget, d_input, d_candidate, d_output = (_rows(d_gates[:, g], steps) for g in range(4))
+    d_forget_sum, d_input_sum, d_candidate_sum, d_output_sum = (_rows(d_sums[:, g], steps) for g in range(4))
+    # each gate's weight on h, weight on x and bias: one row per gate, in GATES order
+    d_weights_short, d_weights_x, d_biases, products = np.zeros((4, 4) + batch)
     for t in reversed(range(steps)):
         # h_t = tanh(c_t) * o
         np.multiply(d_short[t + 1], tanh_long[t], out=d_output[t])
-        d_long[t + 1] += d_short[t + 1] * output[t] * (1.0 - tanh_long[t] ** 2 + derivative_slack)
+        d_long[t + 1] += d_short[t + 1] * output[t] * _slacked(1.0 - tanh_long[t] ** 2, derivative_slack)
         # c_t = c_{t-1} * f + i * g
         np.multiply(d_long[t + 1], long_before[t], out=d_forget[t])
         np.multiply(d_long[t + 1], candidate[t], out=d_input[t])
         np.multiply(d_long[t + 1], input_[t], out=d_candidate[t])
         # back through each gate's squashing function to its weighted sum
-        np.multiply(d_forget[t], forget[t] * (1.0 - forget[t]) + derivative_slack, out=d_forget_sum[t])
-        np.multiply(d_input[t], input_[t] * (1.0 - input_[t]) + derivative_slack, out=d_input_sum[t])
-        np.multiply(d_candidate[t], 1.0 - candidate[t] ** 2 + derivative_slack, out=d_candidate_sum[t])
-        np.multiply(d_output[t], output[t] * (1.0 - output[t]) + derivative_slack, out=d_output_sum[t])
+        np.multiply(d_forget[t], _slacked(forget[t] * (1.0 - forget[t]), derivative_slack), out=d_forget_sum[t])
+        np.multiply(d_input[t], _slacked(input_[t] * (1.0 - input_[t]), derivative_slack), out=d_input_sum[t])
+        np.multiply(d_candidate[t], _slacked(1.0 - candidate[t] ** 2, derivative_slack), out=d_candidate_sum[t])
+        np.multiply(d_output[t], _slacked(output[t] * (1.0 - output[t]), derivative_slack), out=d_output_sum[t])
+        # each weight's gradient: its gate's d_sum times what the weight multiplied, summed over days
+        d_sums_t = d_sums[t if per_day else 0]
+        d_weights_short += np.multiply(d_sums_t, short_before[t], out=products)
+        d_weights_x += np.multiply(d_sums_t, x[t], out=products)
+        d_biases += d_sums_t
         # the day before: h_{t-1} feeds every weighted sum, c_{t-1} only the new long memory
         np.add(d_forget_sum[t] * p["wlr1"] + d_input_sum[t] * p["wpr1"] + d_candidate_sum[t] * p["wp1"],
                d_output_sum[t] * p["wo1"], out=d_short[t])
         np.multiply(d_long[t + 1], forget[t], out=d_long[t])
-    # a weight's gradient sums, over the days, its gate's d_sum times what the weight multiplied
-    d_weights_short = _sum_over_days(d_sums * short_before)
-    d_weights_x = _sum_over_days(d_sums * x)
-    d_biases = _sum_over_days(d_sums)
     d_params = {}
     for g, gate in enumerate(GATES):
         w_short, w_x, bias = GATE_PARAMS[gate]
         d_params[w_short], d_params[w_x], d_params[bias] = d_weights_short[g], d_weights_x[g], d_biases[g]
-    d_days = None
-    if with_days:  # x_t feeds every weighted sum of its day
-        d_days = _days_last(d_sums[0] * p["wlr2"] + d_sums[1] * p["wpr2"] + d_sums[2] * p["wp2"]
-                            + d_sums[3] * p["wo2"])
-    after = [_days_last(m[1:]) for m in d_memories]
-    return Gradients(params=d_params, days=d_days, long_memory=d_memories[0, 0], short_memory=d_memories[1, 0],
-                     long=after[0], short=after[1],
-                     gates={gate: _days_last(d) for gate, d in zip(GATES, d_gates)},
-                     gate_sums={gate: _days_last(d) for gate, d in zip(GATES, d_sums)})
+    if not per_day:
+        return Gradients(params=d_params, days=None, long_memory=d_long[0], short_memory=d_short[0],
+                         long=None, short=None, gates=None, gate_sums=None)
+    # x_t feeds every weighted sum of its day
+    d_days = (d_sums[:, 0] * p["wlr2"] + d_sums[:, 1] * p["wpr2"] + d_sums[:, 2] * p["wp2"]
+              + d_sums[:, 3] * p["wo2"])
+    return Gradients(params=d_params, days=_days_last(d_days), long_memory=d_long[0], short_memory=d_short[0],
+                     long=_days_last(d_memories[0, 1:]), short=_days_last(d_memories[1, 1:]),
+                     gates={gate: _days_last(d_gates[:, g]) for g, gate in enumerate(GATES)},
+                     gate_sums={gate: _days_last(d_sums[:, g]) for g, gate in enumerate(GATES)})
 
 
-def _sum_over_days(terms: np.ndarray) -> np.ndarray:
-    """Sum over axis 1 (the day), from the last day back: the order the day-by-day loop meets them."""
-    total = terms[:, -1].copy()
-    for t in reversed(range(terms.shape[1] - 1)):
-        total += terms[:, t]
-    return total
+def _slacked(derivative: np.ndarray, slack: float) -> np.ndarray:
+    """derivative + slack, skipping the pass over the batch when there is no slack."""
+    if slack:
+        derivative += slack
+    return derivative
 
 
 def loss(params: Params, x, label, long_memory=0.0, short_memory=0.0) -> np.ndarray:
@@ -221,8 +231,56 @@ def loss(params: Params, x, label, long_memory=0.0, short_memory=0.0) -> np.ndar
 
 def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The lesson's loss and its gradient for each of the 12 names, per batch element."""
-    trace = run(params, x, long_memory, short_memory)
-    error = trace.final_short - np.asarray(label, dtype=np.float64)
-    gradients = _backward(trace, 2.0 * error, 0.0, 0.0, with_days=False)
+    """The lesson's loss and its gradient for each of the 12 names, per batch element.
+
+    A large batch is cut into pieces of rows that run on every core at once: NumPy lets go of
+    Python's lock inside its loops, and each element is computed exactly as it would be alone.
+    """
+    p = _as_params(params)
+    days = np.asarray(x, dtype=np.float64)
+    label, long_memory, short_memory = (np.asarray(v, dtype=np.float64) for v in (label, long_memory, short_memory))
+    batch = np.broadcast_shapes(days.shape[:-1], *(v.shape for v in p.values()),
+                                label.shape, long_memory.shape, short_memory.shape)
+    pieces = _pieces(batch)
+    if len(pieces) == 1:
+        return _loss_and_grads(p, days, label, long_memory, short_memory)
+    loss = np.empty(batch)
+    grads = {name: np.empty(batch) for name in PARAM_NAMES}
+
+    def one_piece(rows: slice) -> None:
+        def part(v: np.ndarray, day_axis: int = 0) -> np.ndarray:
+            has_rows = v.ndim - day_axis == len(batch) and v.shape[0] > 1
+            return v[rows] if has_rows else v
+        piece_loss, piece_grads = _loss_and_grads({name: part(v) for name, v in p.items()}, part(days, 1),
+                                                  part(label), part(long_memory), part(short_memory))
+        loss[rows] = piece_loss
+        for name, g in piece_grads.items():
+            grads[name][rows] = g
+
+    list(_workers().map(one_piece, pieces))
+    return loss, grads
+
+
+def _loss_and_grads(p, days, label, long_memory, short_memory):
+    trace = run(p, days, long_memory, short_memory)
+    error = trace.final_short - label
+    gradients = _backward(trace, 2.0 * error, 0.0, 0.0, per_day=False)
     return error**2, gradients.params
+
+
+PIECE = 16384  # elements per piece
+
+
+def _pieces(batch: tuple[int, ...]) -> list[slice]:
+    """Row ranges of the batch's first axis, about PIECE elements each."""
+    if not batch:
+        return [slice(None)]
+    rows = max(1, PIECE // max(1, math.prod(batch[1:])))
+    if batch[0] < 2 * rows:
+        return [slice(None)]
+    return [slice(start, start + rows) for start in range(0, batch[0], rows)]
+
+
+@functools.cache
+def _workers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0)))
