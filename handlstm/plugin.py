@@ -35,7 +35,7 @@ def _enabled(config) -> bool:
 
 def _settings(config) -> dict:
     """check_file's arguments from the command line; a bad option stops pytest with one line."""
-    from .check.grading import split_target
+    from .check.command import split_target
     from .errors import UserError
 
     path, class_name = split_target(config.getoption("handlstm_impl"))
@@ -45,7 +45,7 @@ def _settings(config) -> dict:
         try:
             settings["param_map"] = _read_param_map(param_map)
         except UserError as error:
-            raise pytest.UsageError(f"--handlstm-param-map: {error}") from None
+            raise pytest.UsageError(f"--handlstm-param-map: {error}".replace("--param-map ", "")) from None
     for option, key in (("handlstm_examples", "examples"), ("handlstm_timeout", "timeout")):
         if config.getoption(option) is not None:
             settings[key] = config.getoption(option)
@@ -53,18 +53,10 @@ def _settings(config) -> dict:
 
 
 def _read_param_map(argument: str):
-    """'auto', or the JSON object in the file (checked by check_file like the command's)."""
-    from .errors import UserError
+    """'auto', or the JSON object in the file, read as the command reads it."""
+    from .check.command import read_param_map
 
-    if argument == "auto":
-        return "auto"
-    try:
-        with open(argument, encoding="utf-8") as source:
-            return json.load(source)
-    except OSError as error:
-        raise UserError(f"cannot read {argument}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise UserError(f"{argument} is not JSON: {error.msg} at line {error.lineno}") from None
+    return "auto" if argument == "auto" else read_param_map(argument)
 
 
 def _report(config) -> dict:

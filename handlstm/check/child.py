@@ -152,6 +152,24 @@ class Session:
                                + self.load.describe_exception(error, self.source)) from None
         return module
 
+    def op_infer_param_map(self) -> dict:
+        """--param-map auto: which scalar parameter plays which lesson role, found by probing
+        forward (handlstm/check/automap.py); later requests use the map."""
+        from .automap import infer_param_map
+
+        torch = self.torch
+        module = self.instance().to(torch.float32)  # every learner's module runs in float32
+        scalars = [name for name, value in module.named_parameters() if value.numel() == 1 and "." not in name]
+
+        def probe(values: dict, days) -> float:
+            with torch.no_grad():
+                for attribute, value in values.items():
+                    getattr(module, attribute).fill_(value)
+                return self._number(module(torch.tensor(days, dtype=torch.float32)), "forward")["value"]
+
+        self.names = infer_param_map(scalars, probe)
+        return self.names
+
     def prepare(self, module, dtype: str):
         """Cast to dtype, and give plain (unregistered) tensor or number attributes the dtype too,
         so setting them loses nothing; the facts still say they are not registered."""

@@ -15,16 +15,20 @@ DEFAULT_EXAMPLES = 100  # keep equal to verdict.EXAMPLES (verdict is imported on
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="PATH[:CLASS]",
-                        help="a learner's .py file or .ipynb notebook, optionally :ClassName")
+    parser.add_argument("target", metavar="PATH[:CLASS]", nargs="+",
+                        help="a learner's .py file or .ipynb notebook, optionally :ClassName; "
+                             "several, or folders of them, are graded together (handlstm/check/grading.py)")
     parser.add_argument("--param-map", metavar="MAP.json", default=None,
                         help="JSON object from each lesson name to the learner's attribute name, "
-                             'e.g. {"wlr1": "w_blue1", ...}')
+                             'e.g. {"wlr1": "w_blue1", ...}; or auto: inferred from behaviour')
     parser.add_argument("--json", metavar="REPORT.json", default=None, help="also write the report as JSON")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT,
                         help=f"time limit for the whole check (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--examples", metavar="N", type=int, default=DEFAULT_EXAMPLES,
                         help=f"Hypothesis examples per property (default {DEFAULT_EXAMPLES})")
+    from .grading import configure as configure_grading  # many files; CI and autograder reports
+
+    configure_grading(parser)
 
 
 def split_target(target: str) -> tuple[str, str | None]:
@@ -36,8 +40,8 @@ def split_target(target: str) -> tuple[str, str | None]:
 
 
 def read_param_map(path: str | None) -> dict | None:
-    if path is None:
-        return None
+    if path is None or path == "auto":
+        return path
     try:
         mapping = json.loads(Path(path).read_text())
     except OSError as error:
@@ -52,7 +56,11 @@ def read_param_map(path: str | None) -> dict | None:
 def run(args: argparse.Namespace) -> int:
     from . import report, verdict
 
-    path, class_name = split_target(args.target)
+    from . import grading
+
+    if grading.is_many(args.target):
+        return grading.run(args)
+    path, class_name = split_target(args.target[0])
     outcome = verdict.check(path, class_name, read_param_map(args.param_map), args.timeout, args.examples)
     if args.json:
         report.write_json(outcome.report, args.json)
@@ -61,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         print(report.human(outcome.report, outcome.diagnoses, _hint_function()))
     if outcome.report["verdict"] == "error":
         print(f"handlstm check: error: {verdict.error_line(outcome.report)}", file=sys.stderr)
+    grading.write_reports(args, args.target, [outcome.report])  # --csv, --junit-xml, --gradescope, ...
     return report.exit_code(outcome.report)
 
 

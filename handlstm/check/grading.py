@@ -253,6 +253,59 @@ def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
+def configure(parser) -> None:
+    """The options for many files and for CI and autograder reports (added to `handlstm check`)."""
+    parser.add_argument("--jobs", "-j", metavar="J", type=int, default=None,
+                        help="with several files or a folder: check J files at a time (default: the number of cores)")
+    parser.add_argument("--report-dir", metavar="DIR", default=None,
+                        help="write each file's JSON report to DIR/<its path>.json")
+    parser.add_argument("--csv", metavar="FILE", default=None, help="write a gradebook: one row per file")
+    parser.add_argument("--junit-xml", metavar="FILE", default=None,
+                        help="write JUnit XML: a testsuite per file, a testcase per check")
+    parser.add_argument("--gradescope", metavar="FILE", default=None,
+                        help="write Gradescope's results.json for one submission (one file)")
+
+
+def is_many(arguments: Sequence[str]) -> bool:
+    """Several PATHs, or a folder: graded together with a summary table."""
+    return len(arguments) > 1 or any(os.path.isdir(split_target(a)[0]) for a in arguments)
+
+
+def run(args) -> int:
+    """`handlstm check PATH... ` with several files or folders: check them all, table and reports."""
+    from .command import read_param_map
+
+    if args.json:
+        raise UserError("--json writes one file's report; for several files use --report-dir DIR")
+    options = {"param_map": read_param_map(args.param_map), "timeout": args.timeout, "examples": args.examples}
+    if options["examples"] < 1 or not options["timeout"] > 0:
+        raise UserError("--examples must be at least 1 and --timeout positive")
+    _, _, code = grade(args.target, jobs=args.jobs, report_dir=args.report_dir, csv_path=args.csv,
+                       junit_xml=args.junit_xml, gradescope=args.gradescope, options=options, hint=_hint())
+    return code
+
+
+def write_reports(args, arguments: Sequence[str], reports: Sequence[dict]) -> None:
+    """For one file checked the usual way: the --report-dir, --csv, --junit-xml and --gradescope files."""
+    from . import exports
+
+    targets = discover(arguments)
+    if args.report_dir:
+        write_report_dir(args.report_dir, targets, reports)
+    if args.csv:
+        write_csv(args.csv, targets, reports)
+    if args.junit_xml:
+        exports.write_junit_xml(args.junit_xml, reports, _hint())
+    if args.gradescope:
+        exports.write_gradescope(args.gradescope, reports, _hint())
+
+
+def _hint():
+    from .diagnose import hint
+
+    return hint
+
+
 def grade(arguments: Sequence[str], *, jobs: int | None = None, report_dir: str | None = None,
           csv_path: str | None = None, junit_xml: str | None = None, gradescope: str | None = None,
           options: dict | None = None, out: TextIO = sys.stdout, hint: Callable[[str], str] | None = None

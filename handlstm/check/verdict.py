@@ -558,7 +558,8 @@ def check(path: str, class_name: str | None = None, param_map: dict | None = Non
         raise UserError(f"--examples must be at least 1, got {examples}")
     if not timeout > 0:
         raise UserError(f"--timeout must be positive, got {timeout}")
-    names = _lesson_names(param_map)
+    auto = param_map == "auto"  # --param-map auto: the child infers the map from behaviour (automap.py)
+    names = {} if auto else _lesson_names(param_map)
     path = str(path)
     try:
         source = load.read_source(path)
@@ -574,8 +575,14 @@ def check(path: str, class_name: str | None = None, param_map: dict | None = Non
     try:
         child.start()
         found_class = child.setup_answers[0]["class"]
+        if auto:
+            names = child.call("infer_param_map")
+            child.setup[0][1]["names"] = names  # a restarted child loads with the inferred map
         interface = probe(child)
         interface.notes[:0] = [str(n) for n in child.setup_answers[0].get("notes", [])]
+        if auto:
+            interface.notes.append("parameters found by behaviour (--param-map auto): "
+                                   + ", ".join(f"{lesson}={attribute}" for lesson, attribute in names.items()))
         configure = ("configure", {"dtype": interface.dtype, "order": list(interface.order),
                                    "returns": list(interface.returns)})
         child.call(configure[0], **configure[1])
