@@ -164,7 +164,8 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float
               ) -> Gradients:
     """backward; without per_day, only the gradients for the 12 names (scratch rows serve every day)."""
     p = trace.params
-    x, long_before, short_before = (_days_first(a) for a in (trace.days, trace.long_before, trace.short_before))
+    x, long_before, short_before = (_days_first(a) for a in (
+        trace.days, trace.long_before, trace.short_before))
     forget, input_, candidate, output, tanh_long = (_rows(_days_first(a)) for a in (
         trace.forget, trace.input, trace.candidate, trace.output, trace.tanh_long))
     steps = x.shape[0]
@@ -188,10 +189,11 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float
         np.multiply(d_long[t + 1], candidate[t], out=d_input[t])
         np.multiply(d_long[t + 1], input_[t], out=d_candidate[t])
         # back through each gate's squashing function to its weighted sum
-        np.multiply(d_forget[t], _slacked(forget[t] * (1.0 - forget[t]), derivative_slack), out=d_forget_sum[t])
-        np.multiply(d_input[t], _slacked(input_[t] * (1.0 - input_[t]), derivative_slack), out=d_input_sum[t])
-        np.multiply(d_candidate[t], _slacked(1.0 - candidate[t] ** 2, derivative_slack), out=d_candidate_sum[t])
-        np.multiply(d_output[t], _slacked(output[t] * (1.0 - output[t]), derivative_slack), out=d_output_sum[t])
+        slack = derivative_slack
+        np.multiply(d_forget[t], _slacked(forget[t] * (1.0 - forget[t]), slack), out=d_forget_sum[t])
+        np.multiply(d_input[t], _slacked(input_[t] * (1.0 - input_[t]), slack), out=d_input_sum[t])
+        np.multiply(d_candidate[t], _slacked(1.0 - candidate[t] ** 2, slack), out=d_candidate_sum[t])
+        np.multiply(d_output[t], _slacked(output[t] * (1.0 - output[t]), slack), out=d_output_sum[t])
         # each weight's gradient: its gate's d_sum times what the weight multiplied, summed over days
         d_sums_t = d_sums[t if per_day else 0]
         d_weights_short += np.multiply(d_sums_t, short_before[t], out=products)
@@ -238,7 +240,8 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
     """
     p = _as_params(params)
     days = np.asarray(x, dtype=np.float64)
-    label, long_memory, short_memory = (np.asarray(v, dtype=np.float64) for v in (label, long_memory, short_memory))
+    label, long_memory, short_memory = (np.asarray(v, dtype=np.float64)
+                                        for v in (label, long_memory, short_memory))
     batch = np.broadcast_shapes(days.shape[:-1], *(v.shape for v in p.values()),
                                 label.shape, long_memory.shape, short_memory.shape)
     pieces = _pieces(batch)
