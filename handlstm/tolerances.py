@@ -136,29 +136,31 @@ def trajectory_tolerance(params, trajectory, lr: float, got_dtype: str, sequence
     u = _unit_roundoff(got_dtype)
     current = {n: float(params[n]) for n in names}
     drift = np.array([UNIT_ROUNDOFF[got_dtype] * abs(current[n]) for n in names])  # setting them
-    grads, errors, bounds = [], [], []
+    # running, exponentially weighted sums over the steps so far (weights as in m and v)
+    m = m_abs = m_err = v = v_err = np.zeros(len(names))
+    most_sq = 0.0  # sum of a_j^2 / b_j, for R_k
+    bounds = []
     for k, after in enumerate(trajectory, start=1):
         days, label = sequences[(k - 1) % len(sequences)], float(labels[(k - 1) % len(labels)])
         trace = reference.run(current, days)
         grad = reference.backward(trace, 2.0 * (trace.final_short - label)).params
         tau = gradient_tolerance(trace, label, got_dtype)
-        grads.append(np.array([float(grad[n]) for n in names]))
-        errors.append(np.array([float(tau[n]) for n in names])
-                      + _abs_hessian(current, days, label) @ drift)
-        g, e = np.array(grads), np.array(errors)  # [step, name]
-        ages = k - np.arange(1, k + 1)[:, None]
-        a, b = (1 - beta1) * beta1**ages, (1 - beta2) * beta2**ages
+        g = np.array([float(grad[n]) for n in names])
+        e = np.array([float(tau[n]) for n in names]) + _abs_hessian(current, days, label) @ drift
+        m, m_abs, m_err = (beta1 * x + (1 - beta1) * y for x, y in ((m, g), (m_abs, np.abs(g)), (m_err, e)))
+        v, v_err = (beta2 * x + (1 - beta2) * y for x, y in ((v, g * g), (v_err, e * e)))
+        most_sq = beta1**2 / beta2 * most_sq + (1 - beta1) ** 2 / (1 - beta2)
         bc1, bc2 = 1 - beta1**k, 1 - beta2**k
-        # the moments' own roundings, ROUNDINGS_PER_TERM per update on each side, act like
-        # relative errors of every past gradient
-        e = e + ROUNDINGS_PER_TERM * k * u * np.abs(g)
-        m_hat = (a * g).sum(0) / bc1
-        d = np.sqrt((b * g * g).sum(0) / bc2) + eps
-        m_err = (a * e).sum(0) / bc1
-        s_err = np.sqrt((b * e * e).sum(0) / bc2)
+        # the moments' own roundings, ROUNDINGS_PER_TERM per update on each side, act like a
+        # relative error of k * ROUNDINGS_PER_TERM * u in every past gradient
+        rounding = ROUNDINGS_PER_TERM * k * u
+        m_hat = m / bc1
+        d = np.sqrt(v / bc2) + eps
+        m_hat_err = (m_err + rounding * m_abs) / bc1
+        s_err = np.sqrt(v_err / bc2) + rounding * np.sqrt(v / bc2)
         ratio = np.abs(m_hat) / d
-        ratio_error = (m_err + ratio * s_err) / np.maximum(eps, d - s_err)
-        most = np.sqrt((a * a / b).sum(0) * bc2) / bc1  # R_k: |m/sqrt(v)| never exceeds it
+        ratio_error = (m_hat_err + ratio * s_err) / np.maximum(eps, d - s_err)
+        most = np.sqrt(most_sq * bc2) / bc1  # R_k: |m/sqrt(v)| never exceeds it
         ratio_error = np.minimum(ratio_error, ratio + most)
         after_values = np.array([float(after[n]) for n in names])
         # the update's own roundings, and the parameter's rounding when the update is added
