@@ -113,7 +113,7 @@ class Mutation:
 
     def forward(self, p: Mapping[str, float], days):
         """The returned memory after walking the days (on the last axis) from the initial memories."""
-        days = np.asarray(days, dtype=np.float64)
+        days = np.asarray(days)  # keeps float32 days float32 (diagnosis tests measure rounding)
         long, short = self.initial
         last = (long, short)
         for t in self.days_seen(days.shape[-1]):

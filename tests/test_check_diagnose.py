@@ -1,0 +1,282 @@
+"""Diagnosis names each classic mistake from behaviour alone: mutants of the equations for the
+forward-level mistakes, in-process modules for the gradient, training and state mistakes."""
+
+import itertools
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from handlstm import tolerances
+from handlstm.check import diagnose as diagnosis
+from handlstm.check.diagnose import CATALOG, diagnose
+from handlstm.model import LSTMByHand
+from handlstm.mutants import MutantSubject, Mutation, classic_mistakes, combine, day_patterns
+from handlstm.subjects import ModuleSubject
+from reference import PARAM_NAMES
+
+FORWARD_FAILS = {"forward": {"id": "forward", "status": "fail"}}
+MISTAKES = classic_mistakes()
+
+
+def first(found: list[dict]) -> dict:
+    assert found and all(d["id"] in CATALOG for d in found), found
+    return found[0]
+
+
+# --- forward-level mistakes: which mutation reproduces the numbers -------------------------------
+
+@pytest.mark.parametrize("mistake", sorted({m.id for m in MISTAKES}))
+def test_every_classic_mistake_is_named_first(mistake):
+    wrong = []
+    for mutation in (m for m in MISTAKES if m.id == mistake):
+        found = diagnose(MutantSubject(mutation), FORWARD_FAILS, {})
+        if first(found)["id"] != mistake or (mistake == "unknown" and found[0]["detail"] != mutation.detail):
+            wrong.append((mutation.detail, found))
+    assert not wrong
+
+
+def test_every_way_of_misreading_four_days_is_a_sequence_order_mistake():
+    patterns = day_patterns(4)
+    wrong = [(m.detail, found) for m in patterns[::7]
+             if first(found := diagnose(MutantSubject(m), FORWARD_FAILS, {}))["id"] != "sequence-order"]
+    assert not wrong
+
+
+def test_a_copy_paste_slip_says_which_parameter_is_misused_where():
+    found = diagnose(MutantSubject(Mutation(uses={"wlr1": "wpr1"})), FORWARD_FAILS, {})
+    assert found == [{"id": "weights-swapped", "detail": "wpr1 used where wlr1 belongs (forget gate)"}]
+
+
+def test_memories_starting_at_any_constant_are_an_initial_state_mistake():
+    found = diagnose(MutantSubject(Mutation(initial=(0.3, -0.2))), FORWARD_FAILS, {})
+    assert first(found)["id"] == "initial-state"
+    assert "long=0.3, short=-0.2" in found[0]["detail"]
+
+
+@pytest.mark.parametrize("a, b", [(0, 40), (5, 33), (11, 80), (25, 60)], ids=str)
+def test_two_mistakes_at_once_are_both_named(a, b):
+    both = combine(MISTAKES[a], MISTAKES[b])
+    assert both is not None
+    found = diagnose(MutantSubject(both), FORWARD_FAILS, {})
+    assert {d["id"] for d in found[:2]} == {MISTAKES[a].id, MISTAKES[b].id}
+
+
+def test_a_mistake_outside_the_catalog_is_unknown():
+    class HalfShort(MutantSubject):
+        def unit(self, params, x, long, short):
+            new_long, new_short = super().unit(params, x, long, short)
+            return new_long, 0.5 * new_short
+
+    found = diagnose(HalfShort(Mutation()), FORWARD_FAILS, {})
+    assert [d["id"] for d in found] == ["unknown"]
+    assert "short memory" in found[0]["detail"]
+
+
+def test_a_float32_learner_is_diagnosed_like_a_float64_one():
+    for mutation in MISTAKES[::5]:
+        module = MutantModule(mutation)
+        found = diagnose(ModuleSubject(module, dtype="float32", unit_call=MutantModule.unit_call),
+                         FORWARD_FAILS, {})
+        assert first(found)["id"] == mutation.id, (mutation.detail, found)
+
+
+def test_diagnosis_asks_the_subject_only_a_few_dozen_questions():
+    counting = CountingSubject(MutantSubject(MISTAKES[0]))
+    diagnose(counting, FORWARD_FAILS, {})
+    assert counting.calls <= 40
+
+
+# --- the match tolerance: both margins measured ----------------------------------------------------
+
+def test_match_tolerance_keeps_float32_inside_and_different_mistakes_outside():
+    probes = diagnosis.probe(MutantSubject(Mutation()))
+    pool = MISTAKES + day_patterns(4)
+    predicted = np.array([diagnosis.predictions(m, probes) for m in pool])
+    as_float32 = replace(
+        probes, unit_params={n: v.astype(np.float32) for n, v in probes.unit_params.items()},
+        unit_inputs=tuple(v.astype(np.float32) for v in probes.unit_inputs),
+        forward_params={n: v.astype(np.float32) for n, v in probes.forward_params.items()},
+        forward_days=probes.forward_days.astype(np.float32))
+    in_float32 = np.array([diagnosis.predictions(m, as_float32) for m in pool])
+    tolerance = tolerances.match_tolerance(predicted, "float32")
+    assert np.max(np.abs(in_float32 - predicted) / tolerance) < 0.01
+    closest = min(np.max(np.abs(predicted[i] - predicted[j]) / tolerance[i])
+                  for i, j in itertools.combinations(range(len(pool)), 2) if pool[i].id != pool[j].id)
+    assert closest > 10
+
+
+# --- gradients, parameters, optimizer, loss, state ----------------------------------------------
+
+def results(**statuses: str) -> dict:
+    checks = dict.fromkeys(("forward", "gradients", "training", "state"), "pass") | statuses
+    return {name: {"id": name, "status": status} for name, status in checks.items()}
+
+
+def facts(**changes) -> dict:
+    """The child's facts for the lesson's own module, with some parameters' entries changed."""
+    parameters = {n: {"attribute": n, "found": True, "is_parameter": True, "registered": True,
+                      "requires_grad": True, "in_optimizer": True} for n in PARAM_NAMES}
+    for name, change in changes.items():
+        parameters[name] |= change
+    return {"parameters": parameters, "optimizer": {"class": "Adam", "lr": 0.001, "error": None},
+            "training_step": {"returns_loss": True, "returned": "tensor", "error": None}}
+
+
+class DetachedMemories(LSTMByHand):
+    def lstm_unit(self, input_value, long_memory, short_memory):
+        return super().lstm_unit(input_value, long_memory.detach(), short_memory.detach())
+
+
+class ItemRewrapped(LSTMByHand):
+    def forward(self, input):
+        return torch.tensor(super().forward(input).item(), dtype=input.dtype, requires_grad=True)
+
+
+class AbsoluteLoss(LSTMByHand):
+    def training_step(self, batch, batch_idx):
+        inputs, labels = batch
+        return torch.abs(self(inputs[0]) - labels[0])
+
+
+class ForgetGateNotOptimized(LSTMByHand):
+    def configure_optimizers(self):
+        return torch.optim.Adam([p for n, p in self.named_parameters() if n not in ("wlr1", "wlr2", "blr1")])
+
+
+class KeepsMemories(LSTMByHand):
+    def forward(self, input):
+        if not hasattr(self, "memories"):
+            self.memories = (torch.zeros((), dtype=input.dtype),) * 2
+        long, short = self.memories
+        for day in input:
+            long, short = self.lstm_unit(day, long, short)
+        self.memories = (long.detach(), short.detach())
+        return short
+
+
+class RandomStart(LSTMByHand):
+    def forward(self, input):
+        long, short = torch.randn((), dtype=input.dtype), torch.zeros((), dtype=input.dtype)
+        for day in input:
+            long, short = self.lstm_unit(day, long, short)
+        return short
+
+
+def subject(module_class, dtype="float64") -> ModuleSubject:
+    torch.manual_seed(0)
+    return ModuleSubject(module_class(), dtype=dtype)
+
+
+@pytest.mark.parametrize("module_class", [DetachedMemories, ItemRewrapped])
+def test_right_forward_with_wrong_gradients_is_gradient_blocked(module_class):
+    found = diagnose(subject(module_class), results(gradients="fail", training="fail"), facts())
+    assert first(found)["id"] == "gradient-blocked"
+
+
+def test_memories_detached_between_days_are_named_as_such():
+    found = diagnose(subject(DetachedMemories), results(gradients="fail"), facts())
+    assert "between days" in found[0]["detail"]
+
+
+def test_parameters_without_gradient_are_named_from_the_facts():
+    frozen = diagnose(subject(LSTMByHand), results(gradients="fail"), facts(bo1={"requires_grad": False}))
+    assert first(frozen) == {"id": "parameter-not-trainable", "detail": "bo1: requires_grad is off"}
+    plain = diagnose(subject(LSTMByHand), results(training="fail"),
+                     facts(bp1={"is_parameter": False, "registered": False, "requires_grad": False,
+                                "in_optimizer": False}))
+    assert first(plain)["id"] == "parameter-not-registered"
+    assert [d["id"] for d in plain] == ["parameter-not-registered"]  # not also optimizer-params
+
+
+def test_an_optimizer_that_misses_parameters_is_named_from_the_facts_or_from_training():
+    told = diagnose(subject(ForgetGateNotOptimized), results(training="fail"),
+                    facts(**{n: {"in_optimizer": False} for n in ("wlr1", "wlr2", "blr1")}))
+    assert first(told)["detail"] == "the optimizer does not update wlr1, wlr2, blr1 (the whole forget gate)"
+    seen = diagnose(subject(ForgetGateNotOptimized), results(training="fail"), {})
+    assert first(seen) == {"id": "optimizer-params",
+                           "detail": "wlr1, wlr2, blr1 (the whole forget gate) never change in training"}
+
+
+def test_a_wrong_loss_is_named_from_how_training_moves_the_parameters():
+    found = diagnose(subject(AbsoluteLoss), results(training="fail"), facts())
+    assert first(found) == {"id": "loss-function", "detail": "the loss is |output - label|"}
+
+
+def test_a_training_step_without_a_loss_is_named_from_the_facts():
+    no_loss = facts()
+    no_loss["training_step"] = {"returns_loss": False, "returned": "None", "error": None}
+    found = diagnose(subject(LSTMByHand), results(training="fail"), no_loss)
+    assert first(found) == {"id": "loss-function", "detail": "training_step returns nothing, not the loss"}
+
+
+def test_memories_kept_between_calls_are_a_state_leak():
+    found = diagnose(subject(KeepsMemories), results(forward="fail", state="fail"), facts())
+    assert first(found) == {"id": "state-leak",
+                            "detail": "both memories carried over from the previous call to forward (kept on self?)"}
+
+
+def test_random_starting_memories_are_an_initial_state_mistake():
+    found = diagnose(subject(RandomStart), results(forward="fail", state="fail"), facts())
+    assert [d["id"] for d in found] == ["initial-state", "state-leak"]
+
+
+def test_a_subject_that_raises_on_some_questions_is_still_diagnosed():
+    class NoUnit(MutantSubject):
+        def unit(self, *args):
+            raise RuntimeError("lstm_unit takes no memories")
+
+    found = diagnose(NoUnit(Mutation(returns="long")), FORWARD_FAILS, {})
+    assert first(found)["id"] == "returns-long-memory"
+
+
+def test_every_catalog_id_has_a_hint_and_a_section_in_the_docs():
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "mistakes.md").read_text()
+    for mistake in CATALOG:
+        assert diagnosis.hint(mistake)
+        assert f"`{mistake}`" in doc
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+class MutantModule(torch.nn.Module):
+    """A mutation as a torch module with the 12 parameters, to be run in float32 by ModuleSubject."""
+
+    def __init__(self, mutation: Mutation):
+        super().__init__()
+        self.mutation = mutation
+        for name in PARAM_NAMES:
+            setattr(self, name, torch.nn.Parameter(torch.tensor(0.0)))
+
+    def values(self):
+        return {n: getattr(self, n).detach().numpy() for n in PARAM_NAMES}
+
+    @staticmethod
+    def unit_call(module, x, long, short):
+        new_long, new_short = module.mutation.unit(module.values(), x.numpy(), long.numpy(), short.numpy())
+        return torch.tensor(np.float32(new_long)), torch.tensor(np.float32(new_short))
+
+    def forward(self, days):
+        return torch.tensor(np.float32(self.mutation.forward(self.values(), days.numpy())))
+
+
+class CountingSubject:
+    def __init__(self, inner):
+        self.inner, self.calls, self.dtype = inner, 0, inner.dtype
+
+    def __getattr__(self, name):
+        method = getattr(self.inner, name)
+
+        def counted(*args):
+            self.calls += 1
+            return method(*args)
+        return counted
+
+
+def test_helpers_compute_the_lesson_when_unmutated():
+    module = MutantModule(Mutation())
+    assert math.isfinite(float(module(torch.tensor([0.5, 0.25]))))
