@@ -1,0 +1,17 @@
+# Hostile: allocates without bound while being created; the check must stop it and carry on.
+import torch
+from torch import nn
+
+
+class LSTMbyHand(nn.Module):
+    def __init__(self):
+        super().__init__()
+        hoard = []
+        while True:
+            hoard.append(bytearray(64 * 2**20))
+
+    def lstm_unit(self, input_value, long_memory, short_memory):
+        return long_memory, short_memory
+
+    def forward(self, input):
+        return input[-1]
