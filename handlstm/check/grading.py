@@ -170,7 +170,7 @@ def first_diagnosis(report: dict) -> str:
 def summary_table(targets: Sequence[Target], reports: Sequence[dict], width: int = 60) -> str:
     rows = [("file", "verdict", "first diagnosis", "seconds")] + [
         (t.path + (f":{t.class_name}" if t.class_name else ""), r["verdict"],
-         _clip(first_diagnosis(r), width), f"{float(r.get('seconds') or 0):.1f}")
+         _clip(_without_path(first_diagnosis(r), t.path), width), f"{float(r.get('seconds') or 0):.1f}")
         for t, r in zip(targets, reports)]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
@@ -179,6 +179,11 @@ def summary_table(targets: Sequence[Target], reports: Sequence[dict], width: int
     counts = {v: sum(r["verdict"] == v for r in reports) for v in VERDICT_CODE}
     lines.append(f"{len(reports)} files: {counts['pass']} pass, {counts['fail']} fail, {counts['error']} error")
     return "\n".join(lines)
+
+
+def _without_path(text: str, path: str) -> str:
+    """An error line without the file name the table's first column already shows."""
+    return text[len(path):].lstrip(":, ") if text.startswith(path) else text
 
 
 def _clip(text: str, width: int) -> str:
