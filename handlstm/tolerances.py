@@ -172,11 +172,11 @@ def trajectory_tolerance(params, trajectory, lr: float, got_dtype: str, sequence
 
 
 # Diagnosis asks whether a mutation of the equations reproduces a learner's numbers on tame probes
-# (|weighted sums| below ~7, four days; handlstm/check/diagnose.py). There the same equations in
-# float32 land within ~10 u of each value's size, and two different mistakes differ by far more than
-# 2^10 u: tests/test_check_diagnose.py measures both margins (float32 stays 100x inside, every two
-# behaviours differ 10x outside), so the bound is neither loose enough to merge mistakes nor tight
-# enough to reject a float32 learner.
+# (|weighted sums| below ~7, four days; handlstm/check/diagnose.py). There forward_tolerance, the
+# derived rounding bound of the lesson's equations, stays below a tenth of 2^10 u (float32 runs
+# land within a hundredth of it), while any two different mistakes differ by more than ten times
+# it: tests/test_check_diagnose.py checks all three on every probe, so the bound neither merges
+# two mistakes nor rejects a float32 learner.
 MATCH_ROUNDINGS = 2**10
 
 

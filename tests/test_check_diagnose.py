@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import reference
 from handlstm import tolerances
 from handlstm.check import diagnose as diagnosis
 from handlstm.check.diagnose import CATALOG, diagnose
@@ -106,6 +107,17 @@ def test_match_tolerance_keeps_float32_inside_and_different_mistakes_outside():
     closest = min(np.max(np.abs(predicted[i] - predicted[j]) / tolerance[i])
                   for i, j in itertools.combinations(range(len(pool)), 2) if pool[i].id != pool[j].id)
     assert closest > 10
+
+
+def test_the_derived_float32_rounding_bound_is_a_tenth_of_the_match_tolerance_on_every_probe():
+    probes = diagnosis.probe(MutantSubject(Mutation()))
+    x, long, short = probes.unit_inputs
+    one_day = reference.run(probes.unit_params, x[:, None], long, short)
+    four_days = reference.run(probes.forward_params, probes.forward_days)
+    for trace, of, value in ((one_day, "long", one_day.long[:, -1]), (one_day, "short", one_day.short[:, -1]),
+                             (four_days, "short", four_days.final_short)):
+        bound = tolerances.forward_tolerance(trace, "float32", of=of)
+        assert np.all(bound <= 0.1 * tolerances.match_tolerance(value, "float32"))
 
 
 # --- gradients, parameters, optimizer, loss, state ----------------------------------------------
