@@ -148,8 +148,8 @@ class Session:
         try:
             module = self.cls()
         except BaseException as error:
-            raise LearnerError(f"could not create {self.cls.__name__}(): "
-                               + self.load.describe_exception(error, self.source)) from None
+            raise LearnerError(self.load.describe_exception(error, self.source)
+                               + f" (while creating {self.cls.__name__}())") from None
         return module
 
     def op_infer_param_map(self) -> dict:

@@ -77,6 +77,14 @@ PROBE_PARAMS = {"wlr1": 0.7, "wlr2": -0.6, "blr1": 0.3, "wpr1": -0.4, "wpr2": 0.
 PROBE_DAYS = (0.7, -0.4, 0.9, 0.3, -0.8, 0.5, 0.2, -0.6, 1.0, -0.3, 0.4, 0.8, -0.9, 0.1, 0.6, -0.5)
 PROBE_UNIT = ((0.8, -0.6, 0.3), (-0.5, 1.2, -0.7), (0.3, 0.4, 0.9))  # (x, long, short)
 LESSON_DAYS = 4
+PROBE_SHARE = 0.25  # of the time limit, for probing
+
+
+WAITING_FOR = {"load": "loading the file and creating the class", "forward_raw": "forward",
+               "unit_raw": "lstm_unit", "unit_chains": "lstm_unit", "configure": "creating the class",
+               "unit": "lstm_unit", "forward": "forward", "loss_and_grads": "forward and backward",
+               "train": "Lightning training", "facts": "configure_optimizers or training_step",
+               "infer_param_map": "forward"}
 
 
 class ChildError(BaseException):
@@ -149,7 +157,8 @@ class Child:
             left = self.deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 self.stop()
-                raise ChildError(f"timed out: no answer from the implementation within the time limit ({op})")
+                raise ChildError(f"timed out: {WAITING_FOR.get(op, op)} did not finish within the time limit"
+                                 " (an endless loop?)")
 
         try:
             answer = receive(self.answer_read, wait)
@@ -578,7 +587,10 @@ def check(path: str, class_name: str | None = None, param_map: dict | None = Non
         if auto:
             names = child.call("infer_param_map")
             child.setup[0][1]["names"] = names  # a restarted child loads with the inferred map
+        # a forward that hangs is found here: probing takes well under a second when it does not
+        child.deadline = min(total_deadline, time.monotonic() + PROBE_SHARE * timeout)
         interface = probe(child)
+        child.deadline = total_deadline
         interface.notes[:0] = [str(n) for n in child.setup_answers[0].get("notes", [])]
         if auto:
             interface.notes.append("parameters found by behaviour (--param-map auto): "
