@@ -234,9 +234,9 @@ def _open(path: str, newline: str | None = None) -> TextIO:
 class ProgressBar:
     """A one-line bar on stderr, redrawn as files finish; silent unless stderr is a terminal."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30):
-        self.total, self.stream, self.width = total, stream, width
-        self.enabled = stream.isatty()
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30):
+        self.total, self.stream, self.width = total, stream or sys.stderr, width
+        self.enabled = self.stream.isatty()
         self.started = time.monotonic()
         self.counts = dict.fromkeys(VERDICT_CODE, 0)
 
@@ -313,7 +313,7 @@ def _hint():
 
 def grade(arguments: Sequence[str], *, jobs: int | None = None, report_dir: str | None = None,
           csv_path: str | None = None, junit_xml: str | None = None, gradescope: str | None = None,
-          options: dict | None = None, out: TextIO = sys.stdout, hint: Callable[[str], str] | None = None
+          options: dict | None = None, out: TextIO | None = None, hint: Callable[[str], str] | None = None
           ) -> tuple[list[Target], list[dict], int]:
     """Check every file, write the requested reports, print the table; (targets, reports, exit code)."""
     from . import exports
@@ -330,5 +330,5 @@ def grade(arguments: Sequence[str], *, jobs: int | None = None, report_dir: str 
         exports.write_junit_xml(junit_xml, reports, hint)
     if gradescope:
         exports.write_gradescope(gradescope, reports, hint)
-    print(summary_table(targets, reports), file=out)
+    print(summary_table(targets, reports), file=out or sys.stdout)
     return targets, reports, worst_exit_code(reports)

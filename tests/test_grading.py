@@ -1,0 +1,131 @@
+"""Grading a folder: --jobs 2 gives the verdicts one-at-a-time checking gives, a hostile file costs
+only its own row, and the table, gradebook, per-file reports and JUnit file say the same."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from test_exports import junit_violations
+
+from handlstm.check import grading
+from handlstm.check.verdict import check_file
+from handlstm.cli import main
+from handlstm.errors import UserError
+
+FOLDER = Path(__file__).parent / "corpus" / "grading"
+OPTIONS = {"examples": 2, "timeout": 45.0}  # few examples: the verdicts below need no more
+EXPECTED = {  # file: (verdict, first diagnosis)
+    "lesson_correct.py": ("pass", None),
+    "loss_abs.py": ("fail", "loss-function"),
+    "syntax_error.py": ("error", None),
+    "exits_in_init.py": ("error", None),
+    "memory_bomb.py": ("error", None),
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The folder graded by the command with --jobs 2: (exit code, stdout, output folder)."""
+    out = tmp_path_factory.mktemp("graded")
+    stdout = io.StringIO()
+    import contextlib
+
+    with contextlib.redirect_stdout(stdout):
+        code = main(["check", str(FOLDER), "--jobs", "2", "--examples", str(OPTIONS["examples"]),
+                     "--timeout", str(OPTIONS["timeout"]), "--report-dir", str(out / "reports"),
+                     "--csv", str(out / "gradebook.csv"), "--junit-xml", str(out / "junit.xml")])
+    return code, stdout.getvalue(), out
+
+
+@pytest.fixture(scope="module")
+def one_at_a_time():
+    """Each file checked on its own, one after the other, in this process's own check_file."""
+    return {name: check_file(str(FOLDER / name), **OPTIONS) for name in sorted(EXPECTED)}
+
+
+def reports_of(out: Path) -> dict:
+    return {name: json.loads((out / "reports" / f"{name}.json").read_text()) for name in EXPECTED}
+
+
+def summary(report: dict) -> tuple:
+    return (report["verdict"], (report["diagnoses"] or [None])[0],
+            [(c["id"], c["status"]) for c in report["checks"]])
+
+
+def test_jobs_2_gives_the_same_verdicts_as_one_file_at_a_time(graded, one_at_a_time):
+    _, _, out = graded
+    together = reports_of(out)
+    assert {n: summary(r) for n, r in together.items()} == {n: summary(r) for n, r in one_at_a_time.items()}
+
+
+def test_each_file_gets_its_own_verdict_whatever_its_neighbours_do(graded):
+    _, _, out = graded
+    got = {name: (r["verdict"], (r["diagnoses"] or [None])[0]) for name, r in reports_of(out).items()}
+    assert got == EXPECTED
+
+
+def test_the_exit_code_is_the_worst_of_the_files(graded):
+    assert graded[0] == 2
+    assert grading.worst_exit_code([{"verdict": "pass"}, {"verdict": "fail"}]) == 1
+    assert grading.worst_exit_code([{"verdict": "pass"}]) == 0
+
+
+def test_the_table_has_a_row_per_file_with_verdict_and_first_diagnosis(graded):
+    _, stdout, _ = graded
+    rows = {line.split()[0].rsplit("/", 1)[-1]: line.split() for line in stdout.splitlines()
+            if line.split() and line.split()[0].endswith((".py", ".ipynb"))}
+    assert {name: row[1] for name, row in rows.items()} == {n: v for n, (v, _) in EXPECTED.items()}
+    assert rows["loss_abs.py"][2] == "loss-function"
+    assert "syntax error" in " ".join(rows["syntax_error.py"])
+    assert "5 files: 1 pass, 1 fail, 3 error" in stdout
+
+
+def test_the_gradebook_has_one_row_per_file(graded):
+    _, _, out = graded
+    with open(out / "gradebook.csv", newline="") as source:
+        rows = {Path(row["file"]).name: row for row in csv.DictReader(source)}
+    assert set(rows) == set(EXPECTED)
+    assert rows["lesson_correct.py"]["score"] == "4" and rows["lesson_correct.py"]["class"] == "LSTMbyHand"
+    assert (rows["loss_abs.py"]["training"], rows["loss_abs.py"]["forward"]) == ("fail", "pass")
+    assert rows["loss_abs.py"]["diagnoses"].startswith("loss-function")
+    assert "exit code" in rows["exits_in_init.py"]["error"]
+
+
+def test_the_junit_file_has_a_suite_per_file(graded):
+    _, _, out = graded
+    text = (out / "junit.xml").read_text()
+    assert junit_violations(text) == []
+    assert text.count("<testsuite ") == len(EXPECTED)
+
+
+# --- discovery, without checking anything --------------------------------------------------------
+
+def test_discovery_finds_python_files_and_notebooks_and_skips_hidden_folders(tmp_path):
+    for name in ("a.py", "sub/b.ipynb", "sub/notes.txt", ".hidden/c.py", "sub/.ipynb_checkpoints/b-checkpoint.ipynb",
+                 "__pycache__/d.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    targets = grading.discover([str(tmp_path), str(tmp_path / "a.py:MyLSTM"), str(tmp_path / "missing.py")])
+    assert [(Path(t.path).relative_to(tmp_path).as_posix(), t.class_name) for t in targets] == [
+        ("a.py", None), ("sub/b.ipynb", None), ("a.py", "MyLSTM"), ("missing.py", None)]
+    assert [t.relative for t in targets] == ["a.py", "sub/b.ipynb", "a.py.MyLSTM", "missing.py"]
+
+
+def test_an_empty_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="no .py or .ipynb files"):
+        grading.discover([str(tmp_path)])
+
+
+def test_the_progress_bar_draws_only_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    target, report = grading.Target("a.py", None, "a.py"), {"verdict": "fail"}
+    shown, hidden = Terminal(), io.StringIO()
+    grading.ProgressBar(2, stream=shown)(target, report, 1, 2)
+    grading.ProgressBar(2, stream=hidden)(target, report, 1, 2)
+    assert "1/2" in shown.getvalue() and "fail 1" in shown.getvalue()
+    assert hidden.getvalue() == ""
