@@ -79,10 +79,12 @@ class LearnerError(Exception):
     """The learner's code raised: the message says what and where, in one line."""
 
 
-def _limit(memory: int) -> None:
+def _limit(memory: int, cpu_seconds: int | None = None) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    if cpu_seconds is not None:  # a backstop: the parent's own time limit normally acts first
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
     # a learner printing without end must not fill the disk
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 2**20, 64 * 2**20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -97,10 +99,7 @@ class Session:
         from . import load
 
         torch.set_num_threads(1)  # scalar work: threads only cost, and graders run many children
-        load.alias_pytorch_lightning()
-        # everything the child will use, imported before the learner's code runs, then fingerprinted
-        from .. import data, model, subjects, torch_lstm, training  # noqa: F401
-
+        load.preimport()  # everything the child will use, before the learner's code runs
         self.torch, self.load = torch, load
         self.fingerprint = _fingerprint()
         self.source = self.cls = self.subject = None
@@ -397,16 +396,112 @@ def _first_optimizer(configured):
     return configured
 
 
-def main(argv: list[str]) -> int:
-    read_fd, write_fd, memory = int(argv[1]), int(argv[2]), int(argv[3])
-    _limit(memory)
+def serve(read_fd: int, write_fd: int) -> None:
+    """Answer requests until the parent closes the pipe."""
     session = Session()
     send(write_fd, {"ok": "ready"})
     while True:
         request = receive(read_fd)
         if request is None:
-            return 0
+            return
         send(write_fd, session.answer(request))
+
+
+# --- the fork server ------------------------------------------------------------------------------
+# Importing torch and Lightning takes seconds; forking a process that already has them takes
+# milliseconds. The zygote imports them once, runs no learner code and no torch operation (so no
+# thread pool exists when it forks), and forks one fresh child per check.
+
+def zygote(sock_fd: int) -> None:
+    """Serve spawn and status requests on a SOCK_SEQPACKET socket until the parent closes it.
+
+    spawn: {"op": "spawn", "folder", "memory", "cpu"} with three fds (request read end, answer
+    write end, log) -> {"pid"}; status: {"op": "status", "pid"} -> {"code": exit code or None}."""
+    import signal
+    import socket
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    sock = socket.socket(fileno=sock_fd)
+    import torch
+
+    torch.set_num_threads(1)
+    from . import load
+
+    load.preimport()
+    sock.send(json.dumps({"ready": True}).encode())
+    exited: dict[int, int] = {}
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 65536, 3)
+        except OSError:
+            return
+        if not message:
+            return
+        request = json.loads(message)
+        if request["op"] == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                _grandchild(sock, fds, request)
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"pid": pid}).encode())
+        elif request["op"] == "status":
+            pid, code = request["pid"], None
+            for _ in range(100):  # the child closed its pipe: it is exiting, give it a moment
+                _reap(exited)
+                if pid in exited:
+                    code = exited.pop(pid)
+                    break
+                time.sleep(0.01)
+            sock.send(json.dumps({"code": code}).encode())
+        _reap(exited)
+
+
+def _reap(exited: dict[int, int]) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        exited[pid] = os.waitstatus_to_exitcode(status)
+
+
+def _grandchild(sock, fds: list[int], request: dict) -> None:
+    """In the forked child: own session, own folder, limits, then answer requests. Never returns."""
+    code = 0
+    try:
+        sock.close()
+        os.setsid()  # its own process group: the parent kills it and whatever it started
+        read_fd, write_fd, log_fd = fds
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.close(null)
+        os.chdir(request["folder"])
+        _limit(request["memory"], request["cpu"])
+        serve(read_fd, write_fd)
+    except BaseException:  # nothing of the zygote's loop may run in a child
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def main(argv: list[str]) -> int:
+    if argv[1] == "zygote":
+        zygote(int(argv[2]))
+        return 0
+    read_fd, write_fd, memory = int(argv[1]), int(argv[2]), int(argv[3])
+    _limit(memory)
+    serve(read_fd, write_fd)
+    return 0
 
 
 if __name__ == "__main__":

@@ -254,6 +254,16 @@ def _guarded_builtins() -> dict:
     return guarded
 
 
+def preimport() -> None:
+    """Import everything the child uses (torch, Lightning, the checker's own modules) before any
+    learner code runs: a fork server does it once, and the fingerprint of the checker covers it all."""
+    import lightning.pytorch  # noqa: F401
+
+    from .. import data, model, subjects, torch_lstm, training  # noqa: F401
+
+    alias_pytorch_lightning()
+
+
 def alias_pytorch_lightning() -> None:
     """Make `pytorch_lightning` (and its submodules) the very modules of `lightning.pytorch`, so a
     learner's pytorch_lightning.LightningModule is the LightningModule the Trainer expects."""
@@ -262,6 +272,9 @@ def alias_pytorch_lightning() -> None:
     import importlib.util
 
     import lightning.pytorch  # noqa: F401
+
+    if any(getattr(finder, "handlstm_alias", False) for finder in sys.meta_path):
+        return
 
     class Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         def find_spec(self, name, path=None, target=None):
@@ -274,6 +287,8 @@ def alias_pytorch_lightning() -> None:
 
         def exec_module(self, module):
             pass
+
+    Alias.handlstm_alias = True
 
     for name in [n for n in sys.modules if n == "pytorch_lightning" or n.startswith("pytorch_lightning.")]:
         del sys.modules[name]

@@ -37,14 +37,18 @@ facts)` is called (when that module exists) and returns `[{"id": ..., "detail": 
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import json
 import math
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +71,7 @@ EXAMPLES = 100  # Hypothesis examples per property
 CHECK_IDS = ("forward", "gradients", "training", "state")
 CHECK_PROPERTIES = {"forward": ("unit", "forward"), "gradients": ("gradients",),
                     "training": ("training",), "state": ("state",)}
-MEMORY_LIMIT = 4 * 2**30  # address space: torch and Lightning need about 1 GiB, training a little more
+MEMORY_LIMIT = 2 * 2**30  # address space: torch and Lightning take about 0.8 GiB, training a little more
 LESSON_ORDER, LESSON_RETURNS = ("x", "long", "short"), ("long", "short")
 ARGUMENT_WORDS = {"x": "input", "long": "long", "short": "short"}
 
@@ -78,6 +82,7 @@ PROBE_DAYS = (0.7, -0.4, 0.9, 0.3, -0.8, 0.5, 0.2, -0.6, 1.0, -0.3, 0.4, 0.8, -0
 PROBE_UNIT = ((0.8, -0.6, 0.3), (-0.5, 1.2, -0.7), (0.3, 0.4, 0.9))  # (x, long, short)
 LESSON_DAYS = 4
 PROBE_SHARE = 0.25  # of the time limit, for probing
+LOAD_SHARE = 0.25  # of the time limit, for loading the definitions and creating the class
 
 
 WAITING_FOR = {"load": "loading the file and creating the class", "forward_raw": "forward",
@@ -98,35 +103,93 @@ class LearnerError(Exception):
 
 # --- the child process ------------------------------------------------------------------------
 
-class Child:
-    """One child process running handlstm/check/child.py, with requests on dedicated pipes."""
+class Zygote:
+    """The fork server (handlstm/check/child.py's `zygote`): imports torch and Lightning once per
+    parent process, then forks a fresh child for every check in milliseconds."""
 
-    def __init__(self, memory: int = MEMORY_LIMIT):
-        self.memory, self.process, self.setup = memory, None, []
+    _shared: "Zygote | None" = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> "Zygote":
+        with cls._lock:
+            if cls._shared is None or cls._shared.process.poll() is not None:
+                cls._shared = cls()
+            return cls._shared
+
+    def __init__(self):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.log = tempfile.TemporaryFile()
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+                   CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "handlstm.check.child", "zygote", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self.log, env=env)
+        theirs.close()
+        self.sock, self.ready, self.lock = ours, False, threading.Lock()
+        atexit.register(self.close)
+
+    def _reply(self, deadline: float, waiting_for: str) -> dict:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+            raise ChildError(f"timed out: {waiting_for} did not finish within the time limit")
+        data = self.sock.recv(65536)
+        if not data:
+            self.log.seek(0)
+            last = self.log.read()[-2000:].decode(errors="replace").strip().splitlines()
+            raise ChildError("the checker's process that imports torch and Lightning died"
+                             + (f": {last[-1]}" if last else ""))
+        return json.loads(data)
+
+    def wait_ready(self, deadline: float) -> None:
+        with self.lock:
+            if not self.ready:
+                self._reply(deadline, "importing torch and Lightning")
+                self.ready = True
+
+    def request(self, message: dict, fds: list[int], deadline: float) -> dict:
+        self.wait_ready(deadline)
+        with self.lock:
+            socket.send_fds(self.sock, [json.dumps(message).encode()], fds)
+            return self._reply(max(deadline, time.monotonic() + 5), "starting the checking process")
+
+    def close(self) -> None:
+        self.sock.close()  # the zygote exits when its socket closes
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+class Child:
+    """One child process, forked by the zygote, with requests and answers on dedicated pipes."""
+
+    def __init__(self, memory: int = MEMORY_LIMIT, cpu_seconds: int = 600):
+        self.memory, self.cpu_seconds, self.pid, self.setup = memory, cpu_seconds, None, []
         self.deadline = math.inf
+        self.dead, self.code = True, None
 
     def start(self) -> None:
         request_read, self.request_write = os.pipe()
         self.answer_read, answer_write = os.pipe()
         self.log = tempfile.TemporaryFile()
         self.folder = tempfile.TemporaryDirectory(prefix="handlstm-check-")
-        root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
-                   CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "handlstm.check.child", str(request_read), str(answer_write),
-             str(self.memory)],
-            pass_fds=(request_read, answer_write), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=self.log, cwd=self.folder.name, env=env,
-            start_new_session=True)  # its own process group: killing it kills what it started
-        os.close(request_read)
-        os.close(answer_write)
-        self.ready = False
+        self.zygote = Zygote.shared()
+        try:
+            answer = self.zygote.request(
+                {"op": "spawn", "folder": self.folder.name, "memory": self.memory, "cpu": self.cpu_seconds},
+                [request_read, answer_write, self.log.fileno()], self.deadline)
+        finally:
+            os.close(request_read)
+            os.close(answer_write)
+        self.pid, self.dead, self.code, self.ready = int(answer["pid"]), False, None, False
         self.setup_answers = [self.call(op, **arguments) for op, arguments in self.setup]
 
     @property
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.pid is not None and not self.dead
 
     def call(self, op: str, **arguments):
         """Send one request and wait for its answer until the deadline."""
@@ -139,6 +202,7 @@ class Child:
                 self.ready = True
             answer = self._receive(op)
         except BrokenPipeError:
+            self._ended()
             raise ChildError(self.death()) from None
         if not isinstance(answer, dict):
             self.stop()
@@ -166,42 +230,50 @@ class Child:
             self.stop()
             raise ChildError(f"the checking process sent a malformed answer to {op}") from None
         if answer is None:
-            self.process.wait()
+            self._ended()
             raise ChildError(self.death())
         return answer
 
+    def _ended(self) -> None:
+        """The child closed its pipe: it has exited (or is exiting); ask the zygote how."""
+        self.stop(kill=False)
+
     def death(self) -> str:
         """Why the child is gone, in one line."""
-        if self.process is None:
+        if self.pid is None:
             return "the checking process was not started"
-        code = self.process.poll()
-        if code is None:
-            return "the checking process stopped answering"
         self.log.seek(0)
         last = [line.strip() for line in self.log.read()[-4000:].decode(errors="replace").splitlines()
                 if line.strip()]
         last_line = last[-1] if last else ""
-        if "MemoryError" in last_line or "bad_alloc" in last_line or code == -signal.SIGKILL and self.killed_for_memory():
+        code = self.code
+        if "MemoryError" in last_line or "bad_alloc" in last_line:
             return f"ran out of memory (limit {self.memory / 2**30:g} GiB)"
+        if code is None:
+            return "the checking process stopped answering" + (f": {last_line}" if last_line else "")
         if code < 0:
-            name = signal.Signals(-code).name
             if -code == signal.SIGXFSZ:
                 return "printed more than the 64 MiB of output allowed"
+            if -code == signal.SIGXCPU:
+                return "used more CPU time than allowed"
+            name = signal.Signals(-code).name
             return f"the checking process was killed by {name}" + (f" ({last_line})" if last_line else "")
         return (f"the implementation ended the checking process with exit code {code}"
                 " (sys.exit or os._exit in the learner's code?)" + (f": {last_line}" if last_line else ""))
 
-    def killed_for_memory(self) -> bool:
-        return False
-
-    def stop(self) -> None:
-        if self.alive:
+    def stop(self, kill: bool = True) -> None:
+        if self.pid is None or self.dead:
+            return
+        self.dead = True
+        if kill:
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-        if self.process is not None:
-            self.process.wait()
+        try:
+            self.code = self.zygote.request({"op": "status", "pid": self.pid}, [], time.monotonic() + 5)["code"]
+        except ChildError:
+            self.code = None
 
     def close(self) -> None:
         self.stop()
@@ -577,11 +649,13 @@ def check(path: str, class_name: str | None = None, param_map: dict | None = Non
         return Outcome(error_report(path, str(error), started, class_name), [])
     # everything must be over by the time limit: leave a moment to stop the child and report
     total_deadline = started + timeout - min(1.0, timeout / 10)
-    child = Child()
+    child = Child(cpu_seconds=int(timeout) + 30)
     child.setup = [("load", {"source": source.as_dict(), "class_name": class_name, "names": names})]
-    child.deadline = total_deadline
     found_class, interface = class_name, None
     try:
+        Zygote.shared().wait_ready(total_deadline)
+        # loading takes well under a second once torch is imported: a hang shows here
+        child.deadline = min(total_deadline, time.monotonic() + LOAD_SHARE * timeout)
         child.start()
         found_class = child.setup_answers[0]["class"]
         if auto:
