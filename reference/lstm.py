@@ -39,14 +39,16 @@ GATE_PARAMS = {
 Params = Mapping[str, "float | np.ndarray"]
 
 
-def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """1 / (1 + exp(-z)); with `out`, computed in place there (same roundings, no temporaries)."""
+def sigmoid(z: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives the exact limit 0
-        if out is None:
-            return 1.0 / (1.0 + np.exp(-z))
-        np.exp(np.negative(z, out=out), out=out)
-        out += 1.0
-        return np.reciprocal(out, out=out)
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """sigmoid(z) computed in place in out, with the same roundings (callers silence overflow)."""
+    np.exp(np.negative(z, out=out), out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
 
 
 @dataclass(frozen=True)
@@ -97,13 +99,20 @@ def _as_params(params: Params) -> dict[str, np.ndarray]:
     return {name: np.asarray(params[name], dtype=np.float64) for name in PARAM_NAMES}
 
 
+def _as_days(x) -> np.ndarray:
+    days = np.asarray(x, dtype=np.float64)
+    if days.ndim == 0 or days.shape[-1] == 0:
+        raise ValueError("x needs at least one day on its last axis")
+    return days
+
+
 def _days_last(by_day: np.ndarray) -> np.ndarray:
     """A day-first array seen with the day on the last axis (a view, no copy)."""
-    return np.moveaxis(by_day, 0, -1)
+    return by_day.transpose(*range(1, by_day.ndim), 0)
 
 
 def _days_first(days_last: np.ndarray) -> np.ndarray:
-    return np.moveaxis(days_last, -1, 0)
+    return days_last.transpose(days_last.ndim - 1, *range(days_last.ndim - 1))
 
 
 def _rows(by_day: np.ndarray, days: int | None = None) -> list[np.ndarray]:
@@ -115,12 +124,8 @@ def _rows(by_day: np.ndarray, days: int | None = None) -> list[np.ndarray]:
 
 def run(params: Params, x, long_memory=0.0, short_memory=0.0) -> Trace:
     """Unroll the lesson's LSTM over the days on x's last axis, recording every gate."""
-    p = _as_params(params)
-    days = np.asarray(x, dtype=np.float64)
-    if days.ndim == 0 or days.shape[-1] == 0:
-        raise ValueError("x needs at least one day on its last axis")
-    batch = np.broadcast_shapes(days.shape[:-1], *(v.shape for v in p.values()),
-                                np.shape(long_memory), np.shape(short_memory))
+    p, days = _as_params(params), _as_days(x)
+    batch = np.broadcast(days[..., 0], *p.values(), long_memory, short_memory).shape
     steps = days.shape[-1]
     x = np.ascontiguousarray(_days_first(days))
     memories = np.empty((2, steps + 1) + batch)  # long, short: before each day, and after the last
@@ -129,13 +134,14 @@ def run(params: Params, x, long_memory=0.0, short_memory=0.0) -> Trace:
     long, short = (_rows(m) for m in memories)
     forget, input_, candidate, output, tanh_long = (_rows(g) for g in gates)
     wlr1, wlr2, blr1, wpr1, wpr2, bpr1, wp1, wp2, bp1, wo1, wo2, bo1 = p.values()
-    for t in range(steps):
-        sigmoid(short[t] * wlr1 + x[t] * wlr2 + blr1, out=forget[t])
-        sigmoid(short[t] * wpr1 + x[t] * wpr2 + bpr1, out=input_[t])
-        np.tanh(short[t] * wp1 + x[t] * wp2 + bp1, out=candidate[t])
-        sigmoid(short[t] * wo1 + x[t] * wo2 + bo1, out=output[t])
-        np.add(long[t] * forget[t], input_[t] * candidate[t], out=long[t + 1])
-        np.multiply(np.tanh(long[t + 1], out=tanh_long[t]), output[t], out=short[t + 1])
+    with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives sigmoid's exact limit 0
+        for t in range(steps):
+            _sigmoid_into(short[t] * wlr1 + x[t] * wlr2 + blr1, out=forget[t])
+            _sigmoid_into(short[t] * wpr1 + x[t] * wpr2 + bpr1, out=input_[t])
+            np.tanh(short[t] * wp1 + x[t] * wp2 + bp1, out=candidate[t])
+            _sigmoid_into(short[t] * wo1 + x[t] * wo2 + bo1, out=output[t])
+            np.add(long[t] * forget[t], input_[t] * candidate[t], out=long[t + 1])
+            np.multiply(np.tanh(long[t + 1], out=tanh_long[t]), output[t], out=short[t + 1])
     before, after = [_days_last(m[:-1]) for m in memories], [_days_last(m[1:]) for m in memories]
     seen = [_days_last(g) for g in gates]
     trace = Trace(params=p, days=np.broadcast_to(_days_last(x), batch + (steps,)),
@@ -238,12 +244,10 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
     A large batch is cut into pieces of rows that run on every core at once: NumPy lets go of
     Python's lock inside its loops, and each element is computed exactly as it would be alone.
     """
-    p = _as_params(params)
-    days = np.asarray(x, dtype=np.float64)
+    p, days = _as_params(params), _as_days(x)
     label, long_memory, short_memory = (np.asarray(v, dtype=np.float64)
                                         for v in (label, long_memory, short_memory))
-    batch = np.broadcast_shapes(days.shape[:-1], *(v.shape for v in p.values()),
-                                label.shape, long_memory.shape, short_memory.shape)
+    batch = np.broadcast(days[..., 0], *p.values(), label, long_memory, short_memory).shape
     pieces = _pieces(batch)
     if len(pieces) == 1:
         return _loss_and_grads(p, days, label, long_memory, short_memory)
