@@ -184,8 +184,8 @@ def classic_mistakes() -> list[Mutation]:
         for wrong in ("tanh", "sigmoid", "relu", "identity"):
             if wrong != lesson:
                 shown = "no squashing function" if wrong == "identity" else wrong
-                mistakes.append(Mutation(activation_id(gate), f"{shown} instead of {lesson} in the {gate}"
-                                         + (" gate" if gate != "candidate" else ""),
+                where = "the candidate" if gate == "candidate" else f"the {gate} gate"
+                mistakes.append(Mutation(activation_id(gate), f"{shown} instead of {lesson} in {where}",
                                          activations={gate: wrong}))
     for update, detail in (("c'*o", "h' = c' * o (tanh missing)"), ("sigmoid(c')*o", "h' = sigmoid(c') * o"),
                            ("relu(c')*o", "h' = relu(c') * o"), ("tanh(c'*o)", "h' = tanh(c' * o)"),
@@ -257,8 +257,8 @@ def parameter_slips() -> list[Mutation]:
     for slot in range(3):
         for a, b in itertools.combinations(GATES, 2):
             mine, theirs = GATE_PARAMS[a][slot], GATE_PARAMS[b][slot]
-            slips.append(Mutation("weights-swapped", f"{mine} ({_where(mine)}) and {theirs} ({_where(theirs)})"
-                                  " exchanged", uses=_swap(mine, theirs)))
+            detail = f"{mine} ({_where(mine)}) and {theirs} ({_where(theirs)}) exchanged"
+            slips.append(Mutation("weights-swapped", detail, uses=_swap(mine, theirs)))
     return slips
 
 

@@ -47,7 +47,7 @@ HINTS = {
     "state-not-carried": "each day's lstm_unit gets the previous day's updated long and short memory",
     "initial-state": "forward starts both memories at 0",
     "sequence-order": "forward feeds every day once, first to last",
-    "gradient-blocked": "no .detach(), .item(), .data or torch.tensor(...) re-wrapping between parameters and output",
+    "gradient-blocked": "no .detach(), .item(), .data or torch.tensor(...) between parameters and output",
     "parameter-not-trainable": "create each parameter with nn.Parameter(..., requires_grad=True)",
     "parameter-not-registered": "assign each of the 12 values as self.name = nn.Parameter(...) in __init__",
     "optimizer-params": "configure_optimizers passes self.parameters() to Adam",
@@ -77,10 +77,13 @@ def diagnose(subject, results, facts: Mapping | None) -> list[Diagnosis]:
         # a wrong forward explains every later failure: name it first, the facts after
         found += forward_mistakes(subject, counterexamples(results)) + facts.mistakes()
     else:
-        found += facts.mistakes()
+        # parameters the module does not train explain missing gradients; missing gradients in
+        # turn explain a loss without gradient and training that goes wrong
+        found += facts.parameter_mistakes()
         if "gradients" in failed:
             found += gradient_mistakes(subject)
-        if "training" in failed and "gradients" not in failed:  # wrong gradients train wrongly too
+        found += facts.training_mistakes()
+        if "training" in failed and "gradients" not in failed:
             found += training_mistakes(subject, facts)
     if "state" in failed:
         found.append(_d("state-leak", "forward gives a different answer for the same days after other calls"))
@@ -130,21 +133,35 @@ class Facts:
 
     def mistakes(self) -> list[Diagnosis]:
         """What the facts alone show: parameters the optimizer cannot train, no loss to train on."""
-        found = []
+        return self.parameter_mistakes() + self.training_mistakes()
+
+    def untrained(self) -> tuple[list[str], list[str]]:
+        """(names that are not registered parameters, registered ones with requires_grad off)."""
         unregistered = self.names_where("registered", False)
+        return unregistered, self.names_where("requires_grad", False, leaving_out=unregistered)
+
+    def parameter_mistakes(self) -> list[Diagnosis]:
+        unregistered, frozen = self.untrained()
+        found = []
         if unregistered:
             found.append(_d("parameter-not-registered", f"{_names(unregistered)}: not an nn.Parameter "
                             "of the module, so no optimizer sees it"))
-        frozen = self.names_where("requires_grad", False, leaving_out=unregistered)
         if frozen:
             found.append(_d("parameter-not-trainable", f"{_names(frozen)}: requires_grad is off"))
+        return found
+
+    def training_mistakes(self) -> list[Diagnosis]:
+        unregistered, frozen = self.untrained()
+        found = []
         missing = self.names_where("in_optimizer", False, leaving_out=unregistered + frozen)
         if missing:
             found.append(_d("optimizer-params", f"the optimizer does not update {_names(missing)}"))
         if self.optimizer.get("error"):
-            found.append(_d("optimizer-params", f"configure_optimizers gives no optimizer: {self.optimizer['error']}"))
+            found.append(_d("optimizer-params",
+                            f"configure_optimizers gives no optimizer: {self.optimizer['error']}"))
         elif self.optimizer.get("class") not in (None, "Adam"):
-            found.append(_d("optimizer-params", f"the optimizer is {self.optimizer['class']}, the lesson's is Adam"))
+            found.append(_d("optimizer-params",
+                            f"the optimizer is {self.optimizer['class']}, the lesson's is Adam"))
         returned = self.training_step.get("returned")
         if self.training_step.get("returns_loss") is False:
             shown = "nothing" if returned == "None" else f"a {returned} that carries no gradient"
@@ -168,7 +185,8 @@ def _ask(call: Callable, *args):
 def _probe_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Tame values: weighted sums stay in the curved range of sigmoid and tanh, never zero."""
     signs = lambda: rng.choice((-1.0, 1.0), n)  # noqa: E731
-    return {name: signs() * rng.uniform(0.2, 1.5 if name.startswith("b") else 2.0, n) for name in PARAM_NAMES}
+    return {name: signs() * rng.uniform(0.2, 1.5 if name.startswith("b") else 2.0, n)
+            for name in PARAM_NAMES}
 
 
 @dataclass
@@ -197,7 +215,8 @@ def probe(subject, extra: Iterable[tuple[dict, tuple[float, ...]]] = ()) -> Prob
         if answer is not None:
             unit_got[k] = answer
     forward_params = _probe_params(rng, FORWARD_PROBES)
-    forward_days = rng.choice((-1.0, 1.0), (FORWARD_PROBES, DAYS)) * rng.uniform(0.2, 1.5, (FORWARD_PROBES, DAYS))
+    shape = (FORWARD_PROBES, DAYS)
+    forward_days = rng.choice((-1.0, 1.0), shape) * rng.uniform(0.2, 1.5, shape)
     dtype = getattr(subject, "dtype", "float64")
     for params, days in extra:
         if len(days) == DAYS and _tame(params, days, dtype):
@@ -236,7 +255,8 @@ def predictions(mutation: Mutation, probes: Probes) -> np.ndarray:
     """What the mutation answers to every probe: unit (long, short) pairs, then forward values."""
     with np.errstate(all="ignore"):
         forward = mutation.forward(probes.forward_params, probes.forward_days)
-    return np.concatenate([unit_predictions(mutation, probes), np.broadcast_to(forward, probes.forward_got.shape)])
+    return np.concatenate([unit_predictions(mutation, probes),
+                           np.broadcast_to(forward, probes.forward_got.shape)])
 
 
 def answers(probes: Probes, use_forward: bool = True) -> np.ndarray:
@@ -248,13 +268,16 @@ def ratios(predicted: np.ndarray, got: np.ndarray, dtype: str) -> np.ndarray:
     """|got - predicted| over the match tolerance, for each answered probe (unanswered: dropped)."""
     answered = ~np.isnan(got)
     error = np.abs(got[answered] - predicted[answered])
-    return np.where(np.isfinite(error), error / tolerances.match_tolerance(predicted[answered], dtype), np.inf)
+    tolerance = tolerances.match_tolerance(predicted[answered], dtype)
+    return np.where(np.isfinite(error), error / tolerance, np.inf)
 
 
 # How the pipeline may have read lstm_unit's argument and return order: the lesson's first. A
 # mistake in forward can make another order look consistent (a forward that returns the long
 # memory chains like an lstm_unit whose memories are exchanged), so the others are tried too.
-View = tuple[tuple[int, int, int], bool]  # which probe input the learner gets as (x, long, short); outputs exchanged
+# a view: which probe input lstm_unit receives as its (x, long, short), and whether its two
+# results come back exchanged
+View = tuple[tuple[int, int, int], bool]
 LESSON_VIEW: View = ((0, 1, 2), False)
 VIEWS: tuple[View, ...] = (LESSON_VIEW,) + tuple(
     (order, exchanged) for order in itertools.permutations(range(3)) for exchanged in (False, True)
@@ -366,8 +389,8 @@ def _fitted_initial_state(probes: Probes) -> list[Mutation]:
         mutation = Mutation(initial=(float(start[0]), float(start[1])))
         if explains(mutation, probes, answers(probes)):
             long, short = (round(float(v), 4) for v in start)
-            return [Mutation("initial-state", f"memories start at long={long:g}, short={short:g} instead of 0",
-                             initial=mutation.initial)]
+            detail = f"memories start at long={long:g}, short={short:g} instead of 0"
+            return [Mutation("initial-state", detail, initial=mutation.initial)]
     return []
 
 
@@ -476,7 +499,8 @@ def gradient_mistakes(subject) -> list[Diagnosis]:
     last = reference.run(params, days[-1:], trace.long[-2], trace.short[-2])
     detached = reference.backward(last, 2.0 * (last.final_short - label)).params
     if all(abs(_number(got[n]) - float(detached[n])) <= float(tolerance[n]) for n in PARAM_NAMES):
-        return [_d("gradient-blocked", "gradients stop at the memories between days (.detach() or re-wrapping)")]
+        return [_d("gradient-blocked",
+                   "gradients stop at the memories between days (.detach() or re-wrapping)")]
     return [_d("gradient-blocked", f"the gradients of {_names(wrong)} are wrong")]
 
 
@@ -532,7 +556,8 @@ def training_mistakes(subject, facts: Facts) -> list[Diagnosis]:
     steps = min(len(got), TRAINING_STEPS)
     moved = np.array([[step[n] for n in PARAM_NAMES] for step in got[:steps]])
     for loss in LOSSES:
-        expected = np.array([[step[n] for n in PARAM_NAMES] for step in _trained_with(loss, params, lr, steps)])
+        trained = _trained_with(loss, params, lr, steps)
+        expected = np.array([[step[n] for n in PARAM_NAMES] for step in trained])
         if np.max(np.abs(moved - expected)) <= tolerances.TRAINING_MATCH * lr:
             if loss == "(output - label)^2":
                 break
