@@ -87,7 +87,7 @@ def lightning_trajectory(module: L.LightningModule, steps: int, precision: str =
     loader = dataloader(dtype)
     deterministic = torch.are_deterministic_algorithms_enabled()
     try:
-        with _quiet():
+        with quiet_lightning():
             trainer = check_trainer(steps, precision, len(loader), [recorder])
             trainer.fit(module, train_dataloaders=loader)
     finally:  # Trainer(deterministic=True) switches it on for the whole process
@@ -97,11 +97,12 @@ def lightning_trajectory(module: L.LightningModule, steps: int, precision: str =
     return lr, recorder.trajectory[:steps]
 
 
-class _quiet:
+class quiet_lightning:
     """Silence Lightning's start-up banner and its advice on workers/logging: checks print nothing."""
 
     LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
-               "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed")
+               "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed",
+               "lightning.pytorch.trainer.connectors.checkpoint_connector")
 
     def __enter__(self):
         self.levels = [(logging.getLogger(n), logging.getLogger(n).level) for n in self.LOGGERS]
