@@ -290,4 +290,9 @@ def _pieces(batch: tuple[int, ...]) -> list[slice]:
 
 @functools.cache
 def _workers() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0)))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return ThreadPoolExecutor(max_workers=cores or 1)
+
+
+# a forked child (handlstm check's workers) does not inherit the pool's threads: it makes its own
+os.register_at_fork(after_in_child=_workers.cache_clear)
