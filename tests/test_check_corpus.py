@@ -1,0 +1,131 @@
+"""`handlstm check` on the learner-style corpus: correct files in many styles pass, broken ones
+could not be checked (one clear line), hostile ones never pass a wrong implementation and never hang.
+
+Each file is checked with few examples: this tests the pipeline, not the properties (tests/
+test_agreement.py and tests/test_mutants.py do that with the full profiles).
+"""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from handlstm.check import verdict
+from handlstm.check.verdict import CHECK_IDS, check_file, error_line
+
+CORPUS = Path(__file__).parent / "corpus"
+EXAMPLES = 5  # per property: enough to exercise every request the pipeline makes
+TIMEOUT = 40.0
+HANG_TIMEOUT = 8.0  # a hang is cut after a quarter of this
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_fork_server():
+    """Import torch and Lightning once for the module, outside any one file's time limit."""
+    verdict.Zygote.shared().wait_ready(time.monotonic() + 120)
+
+
+def check(name: str, **options) -> dict:
+    options.setdefault("examples", EXAMPLES)
+    options.setdefault("timeout", TIMEOUT)
+    return check_file(str(CORPUS / name), **options)
+
+
+CORRECT = {
+    # file: (sequence lengths, dtype, lstm_unit interface)
+    "correct/lesson_unrolled.py": ([4], "float64", "lstm_unit(input, long, short) -> [long, short]"),
+    "correct/notebook.ipynb": ([4], "float64", "lstm_unit(input, long, short) -> [long, short]"),
+    "correct/loop_pytorch_lightning.py": (list(range(1, 17)), "float64",
+                                          "lstm_unit(input, long, short) -> [long, short]"),
+    "correct/x_short_long.py": (list(range(1, 17)), "float64", "lstm_unit(input, short, long) -> [short, long]"),
+    "correct/float32_hardcoded.py": (list(range(1, 17)), "float32",
+                                     "lstm_unit(input, long, short) -> [long, short]"),
+}
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_files_in_every_style_pass(name):
+    report = check(name)
+    assert report["verdict"] == "pass", report["checks"]
+    assert [c["status"] for c in report["checks"]] == ["pass"] * 4
+    lengths, dtype, interface = CORRECT[name]
+    implementation = report["implementation"]
+    assert (implementation["sequence_lengths"], implementation["dtype"],
+            implementation["interface"]["lstm_unit"]) == (lengths, dtype, interface)
+
+
+def test_renamed_parameters_pass_with_their_map_and_not_without():
+    mapping = json.loads((CORPUS / "correct/renamed.map.json").read_text())
+    assert check("correct/renamed.py", param_map=mapping)["verdict"] == "pass"
+    without = check("correct/renamed.py")
+    assert without["verdict"] == "error"
+    assert "has no attribute wlr1" in error_line(without) and "--param-map" in error_line(without)
+
+
+def test_the_report_has_exactly_the_documented_shape():
+    report = check("correct/lesson_unrolled.py")
+    assert set(report) == {"verdict", "checks", "diagnoses", "implementation", "seconds"}
+    assert [c["id"] for c in report["checks"]] == list(CHECK_IDS)
+    assert all(set(c) == {"id", "status", "message", "counterexample"} for c in report["checks"])
+    assert set(report["implementation"]) == {"path", "class", "sequence_lengths", "dtype", "interface"}
+    assert report["implementation"]["class"] == "LSTMbyHand"
+    json.dumps(report, allow_nan=False)  # strict JSON
+
+
+BROKEN = {
+    # file: what the one line must say
+    "broken/syntax_error.py": "syntax_error.py, line 6: syntax error",
+    "broken/no_class.py": "no torch.nn.Module class with an lstm_unit method (found: Helper (not a torch.nn.Module))",
+    "broken/two_classes.py": "several classes have an lstm_unit method (LSTMbyHand, LSTMbyHandV2)",
+    "broken/import_error.py": "import_error.py, line 3: `from lstm_helpers import gate` failed",
+    "broken/crash.py": "crash.py, line 9, in __init__: RuntimeError: not finished yet",
+    "broken/missing_parameters.py": "has no attribute wlr1",
+    "broken/not_there.py": "not_there.py: no such file",
+}
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_broken_files_could_not_be_checked_with_one_clear_line(name):
+    report = check(name)
+    assert report["verdict"] == "error"
+    line = error_line(report)
+    assert BROKEN[name] in line and "\n" not in line
+    assert all(c["status"] == "error" for c in report["checks"])
+
+
+def test_a_forward_that_never_ends_is_cut_by_the_time_limit():
+    started = time.monotonic()
+    report = check("broken/infinite_loop.py", timeout=HANG_TIMEOUT)
+    assert time.monotonic() - started < HANG_TIMEOUT
+    assert report["verdict"] == "error"
+    assert "timed out: forward did not finish" in error_line(report)
+
+
+HOSTILE = {
+    # file: the verdict it must get (each is a wrong implementation, or no implementation at all)
+    "hostile/prints_all_passed.py": ("fail", None),
+    "hostile/monkeypatches_torch_numpy.py": ("fail", None),
+    "hostile/monkeypatches_handlstm.py": ("error", "modified the checker's own code"),
+    "hostile/imports_handlstm.py": ("error", "may not import handlstm"),
+    "hostile/sys_exit_in_init.py": ("error", "called sys.exit(0)"),
+    "hostile/os_exit_in_init.py": ("error", "ended the checking process with exit code 0"),
+    "hostile/exit_at_import.py": ("error", "ended the checking process with exit code 0"),
+    "hostile/forward_exits.py": ("error", "ended the checking process with exit code 0"),
+    # under a loaded machine filling 2 GiB may outlast the load time limit: either way, no pass
+    "hostile/memory_bomb.py": ("error", ("MemoryError", "timed out")),
+    "hostile/infinite_loop_in_init.py": ("error", "timed out: loading the file and creating the class"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_files_never_pass_and_never_hang(name):
+    started = time.monotonic()
+    report = check(name, timeout=HANG_TIMEOUT)
+    assert time.monotonic() - started < HANG_TIMEOUT
+    verdict_, says = HOSTILE[name]
+    assert report["verdict"] == verdict_, report["checks"]
+    if verdict_ == "fail":
+        assert report["checks"][0]["status"] == "fail"  # the sigmoid candidate shows in forward
+    else:
+        assert any(text in error_line(report) for text in ((says,) if isinstance(says, str) else says))

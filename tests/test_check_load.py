@@ -1,0 +1,123 @@
+"""Definitions-only loading: what is kept, what is left out, and where errors point (no torch)."""
+
+import ast
+import json
+
+import pytest
+
+from handlstm.check import load
+from handlstm.check.command import split_target
+
+
+def kept(text: str) -> list[str]:
+    return [ast.unparse(s).splitlines()[0] for s in load.select(ast.parse(text))]
+
+
+def test_training_prints_and_plots_at_top_level_are_left_out():
+    text = """
+import torch
+from torch import nn
+LR = 0.01
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+class LSTMbyHand(nn.Module):
+    pass
+def helper():
+    pass
+model = LSTMbyHand()
+trainer.fit(model)
+print(model(torch.tensor([0.0])))
+plt.plot([1, 2])
+for epoch in range(5000):
+    pass
+if __name__ == "__main__":
+    main()
+"""
+    assert kept(text) == ["import torch", "from torch import nn", "LR = 0.01",
+                          "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
+                          "class LSTMbyHand(nn.Module):", "def helper():"]
+
+
+def test_a_try_of_imports_is_kept_and_a_try_that_trains_is_not():
+    text = """
+try:
+    import lightning as L
+except ImportError:
+    import pytorch_lightning as L
+try:
+    trainer.fit(model)
+except Exception:
+    pass
+"""
+    assert kept(text) == ["try:"] and len(load.select(ast.parse(text))) == 1
+
+
+def test_imports_only_plotting_code_needs_are_not_needed_by_the_class():
+    tree = ast.parse("""
+import torch
+import matplotlib.pyplot as plt
+import seaborn as sns
+SCALE = 2.0
+def squash(z):
+    return torch.sigmoid(z) * SCALE
+def plot(values):
+    plt.plot(values); sns.lineplot(values)
+class LSTMbyHand(torch.nn.Module):
+    def lstm_unit(self, x, c, h):
+        return squash(x), h
+""")
+    needed = load.needed_names(load.select(tree))
+    assert {"torch", "squash", "SCALE"} <= needed
+    assert not {"plt", "sns", "plot"} & needed
+
+
+def notebook(tmp_path, cells: list[tuple[str, str]]) -> str:
+    path = tmp_path / "lesson.ipynb"
+    path.write_text(json.dumps({"cells": [{"cell_type": kind, "source": text, "metadata": {}}
+                                          for kind, text in cells], "nbformat": 4, "nbformat_minor": 5}))
+    return str(path)
+
+
+def test_notebook_magics_are_blanked_and_lines_point_at_their_cell(tmp_path):
+    path = notebook(tmp_path, [
+        ("markdown", "# title"),
+        ("code", "!pip install lightning\n%matplotlib inline\nimport torch"),
+        ("code", "%%bash\nls"),
+        ("code", "%%time\nx = (\n"),
+        ("code", "class A:\n    pass\nprint(A)\nA?"),
+    ])
+    source = load.read_source(path)
+    assert kept(source.text) == ["import torch", "class A:"]
+    assert source.skipped == ["cell 3 (a cell magic)", "cell 4 (syntax error, line 2: '(' was never closed)"]
+    class_line = source.text.splitlines().index("class A:") + 1
+    assert source.where(class_line) == f"{path}, cell 5, line 1"
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("missing.py", None, "missing.py: no such file"),
+    ("notes.txt", "hello", "notes.txt: not a .py or .ipynb file"),
+    ("broken.ipynb", "{not json", "broken.ipynb: not a Jupyter notebook"),
+])
+def test_unreadable_files_say_what_is_wrong_in_one_line(tmp_path, name, text, expected):
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(load.CouldNotCheck) as error:
+        load.read_source(str(path))
+    assert str(error.value) == f"{tmp_path}/{expected}" or str(error.value).startswith(f"{tmp_path}/{expected}")
+    assert "\n" not in str(error.value)
+
+
+def test_a_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "lstm.py"
+    path.write_text("import torch\n\nclass A(torch.nn.Module)\n    pass\n")
+    with pytest.raises(load.CouldNotCheck, match=r"lstm.py, line 3: syntax error: expected ':'$"):
+        load.parse(load.read_source(str(path)))
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("lstm.py", ("lstm.py", None)),
+    ("lstm.py:LSTMbyHand", ("lstm.py", "LSTMbyHand")),
+    ("work/notebook.ipynb:My_LSTM2", ("work/notebook.ipynb", "My_LSTM2")),
+])
+def test_path_and_class_are_split_at_the_last_colon(target, expected):
+    assert split_target(target) == expected
