@@ -59,23 +59,25 @@ def _read_param_map(argument: str):
     return "auto" if argument == "auto" else read_param_map(argument)
 
 
-def _report(config) -> dict:
-    """check_file's report, computed once per session (or received from the xdist controller)."""
-    cached = getattr(config, "_handlstm_report", None)
+def _outcome(config) -> dict:
+    """{"report", "diagnoses"} of the check, made once per session (or received from the xdist controller)."""
+    cached = getattr(config, "_handlstm_outcome", None)
     if cached is None:
         workerinput = getattr(config, "workerinput", {})
         if REPORT_KEY in workerinput:
             cached = json.loads(workerinput[REPORT_KEY])
         else:
-            from .check.verdict import check_file
+            from .check.verdict import check
             from .errors import UserError
 
             settings = _settings(config)
             try:
-                cached = check_file(settings.pop("path"), **settings)
+                outcome = check(settings.pop("path"), **settings)
             except UserError as error:
                 raise pytest.UsageError(f"handlstm: {error}") from None
-        config._handlstm_report = cached
+            # the report, and diagnosis's details (which parameter is misused where) as the command shows them
+            cached = {"report": outcome.report, "diagnoses": outcome.diagnoses}
+        config._handlstm_outcome = cached
     return cached
 
 
@@ -88,7 +90,7 @@ def pytest_configure(config):
 def pytest_configure_node(node):
     """xdist controller: run the check once here and hand the report to every worker."""
     if _enabled(node.config):
-        node.workerinput[REPORT_KEY] = json.dumps(_report(node.config))
+        node.workerinput[REPORT_KEY] = json.dumps(_outcome(node.config))
 
 
 def pytest_report_header(config):
@@ -108,11 +110,20 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(session, config, items):
     """Add the check items before -k and -m deselect, so they select like any test."""
     if _enabled(config):
-        items.extend(HandlstmChecks.from_parent(session, name=config.getoption("handlstm_impl")).collect())
+        import os
+        from pathlib import Path
+
+        path = Path(_settings(config)["path"]).resolve()
+        nodeid = Path(os.path.relpath(path, config.rootpath)).as_posix()  # also outside the rootdir
+        checks = HandlstmChecks.from_parent(session, path=path, nodeid=nodeid).collect()
+        items.extend(checks)
+        # announce them as collected, so pytest's "collected N items" counts them too
+        session.ihook.pytest_collectreport(report=pytest.CollectReport(nodeid, "passed", None, checks))
 
 
-class HandlstmChecks(pytest.Collector):
-    """The implementation under test: one item per check `handlstm check` makes."""
+class HandlstmChecks(pytest.File):
+    """The implementation under test, as a file: one item per check `handlstm check` makes,
+    named file::check like any test."""
 
     def collect(self):
         from .check.verdict import CHECK_IDS
@@ -134,7 +145,7 @@ class HandlstmCheck(pytest.Item):
     def setup(self):
         from .check.verdict import error_line
 
-        report = _report(self.config)
+        report = _outcome(self.config)["report"]
         if report["verdict"] == "error" and self._check(report)["status"] == "error":
             raise CouldNotCheck(error_line(report) or "could not be checked")
 
@@ -142,12 +153,12 @@ class HandlstmCheck(pytest.Item):
         from .check.diagnose import hint
         from .check.exports import check_text
 
-        report = _report(self.config)
-        check = self._check(report)
+        outcome = _outcome(self.config)
+        check = self._check(outcome["report"])
         if check["status"] == "skip":
             pytest.skip(check.get("message") or "skipped")
         if check["status"] != "pass":
-            raise CheckFailed(check_text(check, report.get("diagnoses", []), hint))
+            raise CheckFailed(check_text(check, outcome["diagnoses"] or outcome["report"]["diagnoses"], hint))
 
     def _check(self, report: dict) -> dict:
         for check in report["checks"]:
@@ -161,18 +172,26 @@ class HandlstmCheck(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.path, None, f"handlstm {self.name}: {self.parent.name}"
+        return self.path, None, f"{self.parent.name}::{self.name} (handlstm)"
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    report = getattr(config, "_handlstm_report", None)
-    if not _enabled(config) or report is None:
+    outcome = getattr(config, "_handlstm_outcome", None)
+    if not _enabled(config) or outcome is None:
         return
+    report = outcome["report"]
     implementation = report.get("implementation") or {}
+    interface = implementation.get("interface") or {}
+    write = terminalreporter.write_line
     terminalreporter.section("handlstm")
-    terminalreporter.write_line(f"verdict: {report['verdict']}"
-                                + (f"; likely mistake: {', '.join(report['diagnoses'])}" if report.get("diagnoses") else ""))
-    for key in ("path", "class", "dtype", "interface", "sequence_lengths", "param_map"):
-        if implementation.get(key) is not None:
-            value = implementation[key]
-            terminalreporter.write_line(f"{key}: {value if isinstance(value, str) else json.dumps(value)}")
+    write(f"verdict: {report['verdict']}"
+          + (f"; likely mistake: {', '.join(report['diagnoses'])}" if report.get("diagnoses") else "")
+          + f" ({report.get('seconds', 0):.1f} s)")
+    found = [f"{implementation.get('path')}:{implementation.get('class')}", implementation.get("dtype"),
+             interface.get("lstm_unit"), implementation.get("sequence_lengths") and
+             f"sequence lengths {implementation['sequence_lengths']}"]
+    write("implementation: " + " · ".join(str(part) for part in found if part))
+    if implementation.get("param_map"):
+        write("param map: " + json.dumps(implementation["param_map"]))
+    for note in interface.get("notes", []):
+        write(f"note: {note}")

@@ -18,15 +18,22 @@ GRADESCOPE_STATUS = {"pass": "passed"}  # every other status scores 0 and is "fa
 POINTS_PER_CHECK = 1.0
 
 
-def check_text(check: dict, diagnoses: Sequence[str], hint: Callable[[str], str] | None = None) -> str:
-    """What a failed, errored or skipped check says: its message, the diagnosis and hint, the counterexample."""
+def check_text(check: dict, diagnoses: Sequence, hint: Callable[[str], str] | None = None) -> str:
+    """A check's explanation as `handlstm check` prints it: its message, then for a failure the
+    likely mistakes (ids, or diagnosis dicts with their detail), the counterexample and a hint."""
+    from .report import CHECK_HINTS, counterexample_lines
+
     lines = [check.get("message") or check["status"]]
-    if check["status"] == "fail" and diagnoses:
-        lines.append("likely mistake: " + ", ".join(diagnoses))
-        if hint is not None and hint(diagnoses[0]):
-            lines.append("hint: " + hint(diagnoses[0]))
+    if check["status"] != "fail":
+        return "\n".join(lines)
+    found = [d if isinstance(d, dict) else {"id": d} for d in diagnoses]
+    for diagnosis in found:
+        lines.append(f"likely mistake: {diagnosis['id']}"
+                     + (f" — {diagnosis['detail']}" if diagnosis.get("detail") else ""))
     if check.get("counterexample"):
-        lines.append("counterexample: " + json.dumps(check["counterexample"], indent=2, default=str))
+        lines += ["counterexample:"] + ["  " + line for line in counterexample_lines(check["counterexample"])]
+    best = found[0]["id"] if found else None
+    lines.append("hint: " + ((hint(best) if hint and best else "") or CHECK_HINTS.get(check["id"], "")))
     return "\n".join(lines)
 
 
