@@ -1,0 +1,370 @@
+"""Side-by-side timings for handlstm: `python benchmarks/run.py [--json FILE] [--quick] [--sections 1,2,3,4]`.
+
+Not a test: it measures and prints a table, and asserts nothing. Every figure is a median over
+repeats taken in this one run; paired measurements alternate, so a noisy neighbour slows both
+sides of a ratio alike. Sections:
+
+1. training overhead: `handlstm train`'s Lightning path against a plain PyTorch loop doing the
+   same work (same module, optimizer, data order, the lesson's three values recorded), per step;
+2. reference throughput: `reference.loss_and_grads` against torch autograd through the hand
+   module's batched forward, batches of 1 ... 10^6 length-4 sequences, float64;
+3. verification cost: `pytest` under the ci profile, `handlstm check` on a correct lesson-style
+   file, and the examples per second each property runs;
+4. scaling: `handlstm check PATH... --jobs J` on N copies of that file.
+
+A section that cannot run says why, and the script exits 1 after printing the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+HANDLSTM = [sys.executable, "-m", "handlstm"]
+CORRECT_FILES = (ROOT / "tests/corpus/correct/lesson_unrolled.py", ROOT / "benchmarks/lesson_lstm.py")
+DAYS = 4  # the lesson's sequences
+
+
+class Unavailable(Exception):
+    """A section cannot run in this checkout; the message says what is missing."""
+
+
+# --- timing ---------------------------------------------------------------------------------
+
+def alternate(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Wall seconds of each run, `repeats` times, taking turns (after one untimed warm-up each)."""
+    for run in runs.values():
+        run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def wall(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> float:
+    """Wall seconds of a subprocess that must succeed (output kept only if it fails)."""
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode not in (0,):
+        tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
+        raise Unavailable(f"`{' '.join(command)}` exited {done.returncode}: " + " | ".join(tail))
+    return seconds
+
+
+# --- 1. training overhead -------------------------------------------------------------------
+
+def lightning_fit(folder: Path) -> Callable[[int], object]:
+    """handlstm train's own Lightning path (train.fit: its Trainer, loggers and final checkpoint,
+    the lesson's three values logged), without printing; logs go to a scratch folder."""
+    try:
+        from handlstm import train
+    except ModuleNotFoundError as missing:
+        raise Unavailable(f"handlstm.train is not importable ({missing})") from None
+    if not hasattr(train, "fit") or not hasattr(train, "build_model"):
+        raise Unavailable("handlstm/train.py has no fit(model, epochs, out) and build_model(model, lr, seed)")
+    lesson = train.MODELS["hand"]
+    return lambda epochs: train.fit(train.build_model("hand", lesson["lr"], SEED), epochs, folder)
+
+
+SEED = 42  # handlstm train's default
+
+
+def plain_loop(epochs: int) -> list[tuple[float, float]]:
+    """The same work without Lightning: the lesson's module, optimizer and data order, one Adam step
+    per sample, and the three values the lesson logs (train_loss, out_0/out_1) recorded each step."""
+    import torch
+
+    from handlstm.data import dataloader
+    from handlstm.model import LSTMByHand
+
+    torch.manual_seed(SEED)
+    model = LSTMByHand()
+    optimizer = model.configure_optimizers()
+    batches = list(dataloader())
+    logged = []
+    for _ in range(epochs):
+        for input_i, label_i in batches:
+            optimizer.zero_grad()
+            output_i = model(input_i[0])
+            loss = (output_i - label_i[0]) ** 2
+            loss.backward()
+            optimizer.step()
+            logged.append((float(loss.detach()), float(output_i.detach())))
+    return logged
+
+
+def training(quick: bool) -> dict:
+    epochs, repeats = (200, 3) if quick else (1000, 5)
+    steps = 2 * epochs
+    with tempfile.TemporaryDirectory() as folder:
+        fit = lightning_fit(Path(folder))
+        times = alternate({"lightning": lambda: fit(epochs), "plain": lambda: plain_loop(epochs)}, repeats)
+    lightning_step, plain_step = median(times["lightning"]) / steps, median(times["plain"]) / steps
+    result = {"training_epochs": epochs, "training_repeats": repeats,
+              "lightning_ms_per_step": 1e3 * lightning_step, "plain_ms_per_step": 1e3 * plain_step,
+              "training_ratio": lightning_step / plain_step}
+    if not quick:  # the lesson's defaults, end to end, as a user runs it (files go to a scratch folder)
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                result["handlstm_train_seconds"] = wall(HANDLSTM + ["train"], cwd=Path(folder))
+            except Unavailable as why:
+                result["handlstm_train_error"] = str(why)
+    return result
+
+
+# --- 2. reference throughput ----------------------------------------------------------------
+
+def reference_throughput(quick: bool) -> dict:
+    import numpy as np
+    import torch
+
+    import reference
+    from handlstm.model import LSTMByHand
+
+    rng = np.random.default_rng(0)
+    params = {name: float(rng.normal()) for name in reference.PARAM_NAMES}
+    module = LSTMByHand().double()
+    with torch.no_grad():
+        for name, value in params.items():
+            getattr(module, name).fill_(value)
+    rows, result = [], {"torch_threads": torch.get_num_threads()}
+    for exponent in range(0, 6 if quick else 7):
+        batch = 10**exponent
+        days, labels = rng.normal(size=(batch, DAYS)), rng.uniform(size=batch)
+        days_t, labels_t = torch.tensor(days), torch.tensor(labels)
+
+        def numpy_side():
+            return reference.loss_and_grads(params, days, labels)
+
+        def torch_side():
+            module.zero_grad(set_to_none=True)
+            ((module(days_t) - labels_t) ** 2).sum().backward()
+
+        repeats = 5 if batch >= 10**6 else (15 if batch >= 10**4 else 50)
+        times = alternate({"numpy": numpy_side, "torch": torch_side}, repeats // (3 if quick else 1) or 1)
+        numpy_s, torch_s = median(times["numpy"]), median(times["torch"])
+        rows.append({"batch": batch, "label": f"1e{exponent}", "numpy_ms": 1e3 * numpy_s, "torch_ms": 1e3 * torch_s,
+                     "numpy_steps_per_s": batch * DAYS / numpy_s, "torch_steps_per_s": batch * DAYS / torch_s,
+                     "ratio": numpy_s / torch_s})
+        result[f"reference_ratio_1e{exponent}"] = numpy_s / torch_s
+    result["reference"] = rows
+    return result
+
+
+# --- 3. verification cost -------------------------------------------------------------------
+
+def correct_file() -> Path:
+    for path in CORRECT_FILES:
+        if path.exists():
+            return path
+    raise Unavailable("no correct lesson-style file: " + " or ".join(map(str, CORRECT_FILES)))
+
+
+def verification(quick: bool) -> dict:
+    # the suite's wall time counts whatever the outcome; the outcome is reported beside it
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                          cwd=ROOT, env=_env(CI="true"), capture_output=True, text=True)
+    result = {"pytest_seconds": time.perf_counter() - start, "pytest_exit_code": done.returncode,
+              "pytest_summary": (done.stdout.strip().splitlines() or [""])[-1]}
+    path = correct_file()
+    checks = [wall(HANDLSTM + ["check", str(path)]) for _ in range(1 if quick else 3)]
+    result.update({"check_file": str(path.relative_to(ROOT)), "check_seconds": median(checks)})
+    result["examples_per_second"] = property_rates(quick)
+    return result
+
+
+def property_rates(quick: bool) -> dict[str, float]:
+    """Examples per second of each property on the bundled hand module (float64), Hypothesis included."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    from handlstm import properties, strategies
+    from handlstm.subjects import hand_subject
+
+    subject = hand_subject("float64")
+    rates = {}
+    for name, check in properties.PROPERTIES.items():
+        wanted = (3 if quick else 8) if name == "training" else (30 if quick else 150)
+        calls = []
+
+        @settings(max_examples=wanted, deadline=None, database=None, derandomize=True,
+                  phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+        @given(strategies.examples())
+        def run(example):
+            calls.append(check(subject, example))
+
+        start = time.perf_counter()
+        run()
+        rates[name] = len(calls) / (time.perf_counter() - start)
+    return rates
+
+
+# --- 4. scaling -----------------------------------------------------------------------------
+
+def scaling(quick: bool) -> dict:
+    help_text = subprocess.run(HANDLSTM + ["check", "--help"], cwd=ROOT, capture_output=True, text=True).stdout
+    if "--jobs" not in help_text:
+        raise Unavailable("`handlstm check` has no --jobs option (multi-file grading) in this checkout")
+    path = correct_file()
+    counts, jobs_list = ((2,), (1, 2)) if quick else ((1, 2, 4), (1, 2))
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for count in counts:
+            files = []
+            for i in range(count):
+                copy = Path(folder) / f"n{count}" / f"student_{i:03d}.py"
+                copy.parent.mkdir(exist_ok=True)
+                shutil.copy(path, copy)
+                files.append(str(copy))
+            for jobs in jobs_list:
+                command = HANDLSTM + ["check", *files, "--jobs", str(jobs), "--report-dir",
+                                      str(Path(folder) / f"reports_{count}_{jobs}")]
+                seconds = _wall_any_exit(command)
+                rows.append({"files": count, "jobs": jobs, "seconds": seconds,
+                             "files_per_minute": 60 * count / seconds})
+    best = max(rows, key=lambda r: (r["files"], r["files_per_minute"]))
+    biggest = [r for r in rows if r["files"] == max(counts)]
+    fastest = max(biggest, key=lambda r: r["files_per_minute"])
+    return {"scaling": rows, "class_of_1000_jobs": fastest["jobs"],
+            "class_of_1000_files_per_minute": fastest["files_per_minute"],
+            "class_of_1000_minutes": 1000 / fastest["files_per_minute"], "scaling_best": best}
+
+
+def _wall_any_exit(command: list[str]) -> float:
+    """Grading exits 1 when a file fails; here every file conforms, so only 2 (an error) is refused."""
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
+        raise Unavailable(f"grading exited {done.returncode}: " + " | ".join(tail))
+    return seconds
+
+
+# --- report ---------------------------------------------------------------------------------
+
+def _env(**extra: str) -> dict:
+    env = dict(os.environ)
+    env.update(extra)
+    return env
+
+
+def machine() -> dict:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numpy
+    import torch
+
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": numpy.__version__, "torch": torch.__version__,
+            "load_average_before": os.getloadavg()[0],
+            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def table(results: dict) -> str:
+    lines = []
+    add = lines.append
+    m = results["machine"]
+    add(f"machine: {m['cpu']}, {m['cores']} cores; python {m['python']}, numpy {m['numpy']}, "
+        f"torch {m['torch']}; load average {m['load_average_before']:.2f} at start; {m['when']}")
+    if "training_ratio" in results:
+        add("")
+        add(f"1. training, per optimizer step (median of {results['training_repeats']} runs of "
+            f"{results['training_epochs']} epochs)")
+        add("   | path | ms / step |")
+        add("   |---|---|")
+        add(f"   | Lightning (handlstm train's path, 3 values logged) | {results['lightning_ms_per_step']:.3f} |")
+        add(f"   | plain PyTorch loop, same work | {results['plain_ms_per_step']:.3f} |")
+        add(f"   | ratio Lightning / plain | {results['training_ratio']:.2f} |")
+        if "handlstm_train_seconds" in results:
+            add(f"   `handlstm train` with the lesson's defaults: {results['handlstm_train_seconds']:.1f} s")
+        if "handlstm_train_error" in results:
+            add(f"   `handlstm train` with the lesson's defaults: failed: {results['handlstm_train_error']}")
+    if "reference" in results:
+        add("")
+        add(f"2. reference.loss_and_grads (NumPy float64) vs torch autograd on the hand module "
+            f"(float64, {results['torch_threads']} torch threads), length-{DAYS} sequences")
+        add("   | batch | NumPy ms | torch ms | NumPy steps/s | torch steps/s | NumPy / torch |")
+        add("   |---:|---:|---:|---:|---:|---:|")
+        for r in results["reference"]:
+            add(f"   | {r['label']} | {r['numpy_ms']:.3f} | {r['torch_ms']:.3f} | "
+                f"{r['numpy_steps_per_s']:.3g} | {r['torch_steps_per_s']:.3g} | {r['ratio']:.2f} |")
+    if "pytest_seconds" in results:
+        add("")
+        add("3. verification cost")
+        add(f"   pytest (CI=true, ci profile): {results['pytest_seconds']:.1f} s "
+            f"(exit {results['pytest_exit_code']}: {results['pytest_summary']})")
+        add(f"   handlstm check {results['check_file']}: {results['check_seconds']:.1f} s")
+        rates = ", ".join(f"{k} {v:.3g}" for k, v in results["examples_per_second"].items())
+        add(f"   examples per second, hand module in process: {rates}")
+    if "scaling" in results:
+        add("")
+        add("4. grading N copies of the correct file: handlstm check PATH... --jobs J")
+        add("   | N | J | seconds | files / minute |")
+        add("   |---:|---:|---:|---:|")
+        for r in results["scaling"]:
+            add(f"   | {r['files']} | {r['jobs']} | {r['seconds']:.1f} | {r['files_per_minute']:.1f} |")
+        add(f"   a class of 1000 at --jobs {results['class_of_1000_jobs']}: "
+            f"{results['class_of_1000_minutes']:.0f} minutes")
+    for section, why in results.get("unavailable", {}).items():
+        add("")
+        add(f"{section}: not measured: {why}")
+    return "\n".join(lines)
+
+
+SECTIONS = {"1": ("training", training), "2": ("reference", reference_throughput),
+            "3": ("verification", verification), "4": ("scaling", scaling)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and sizes (a smoke run)")
+    parser.add_argument("--sections", default="1,2,3,4", help="which sections to run, e.g. 2 or 1,2")
+    args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown:
+        parser.error(f"--sections: unknown {', '.join(unknown)}; choose from 1, 2, 3, 4")
+    results: dict = {"machine": machine(), "quick": args.quick, "unavailable": {}}
+    for key in chosen:
+        name, measure = SECTIONS[key]
+        print(f"measuring {key}. {name} ...", file=sys.stderr, flush=True)
+        try:
+            results.update(measure(args.quick))
+        except Unavailable as why:
+            results["unavailable"][f"{key}. {name}"] = str(why)
+    print(table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 1 if results["unavailable"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
