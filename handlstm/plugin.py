@@ -26,7 +26,7 @@ def pytest_addoption(parser):
     group.addoption("--handlstm-examples", metavar="N", type=int, default=None,
                     help="Hypothesis examples per check (default: as handlstm check)")
     group.addoption("--handlstm-timeout", metavar="SECONDS", type=float, default=None,
-                    help="time limit per check (default: as handlstm check)")
+                    help="time limit for the whole check (default: as handlstm check)")
 
 
 def _enabled(config) -> bool:
@@ -101,7 +101,8 @@ def pytest_report_header(config):
     lines = [f"handlstm: checking {settings['path']}"
              + (f" class {settings['class_name']}" if settings["class_name"] else " (class found by lstm_unit)")]
     options = [f"param map: {'auto (inferred from behaviour)' if param_map == 'auto' else 'given' if param_map else 'lesson names'}",
-               f"examples: {settings.get('examples', 'default')}", f"timeout: {settings.get('timeout', 'default')} s per check",
+               f"examples per property: {settings.get('examples', 'default')}",
+               f"time limit: {settings.get('timeout', 'default')} s",
                "run isolated in a child process, once per session"]
     return lines + ["handlstm: " + ", ".join(options)]
 

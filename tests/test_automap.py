@@ -1,12 +1,15 @@
 """--param-map auto recovers the exact map from behaviour, whatever the names and declaration order,
 and refuses (asking for a map) whenever behaviour does not single one out."""
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
 
 from handlstm.check.automap import AmbiguousMap, infer_param_map
+from handlstm.cli import main
 from handlstm.mutants import Mutation, classic_mistakes
 from reference import GATE_PARAMS, GATES, PARAM_NAMES
 
@@ -140,3 +143,26 @@ def test_auto_map_refuses_a_map_that_holds_one_parameter_at_a_time_but_not_all_a
         return correct(values, days) + (0.1 if sum(v != 0.0 for v in values.values()) > 6 else 0.0)
     with pytest.raises(AmbiguousMap, match="all of them set at once"):
         infer_param_map(list(rename.values()), probe)
+
+
+# --- through the command: the child probes the learner's class ----------------------------------
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def test_the_command_checks_a_renamed_file_with_the_inferred_map_and_reports_it(tmp_path):
+    renamed = CORPUS / "automap" / "renamed_colours.py"
+    true_map = json.loads((CORPUS / "automap" / "renamed_colours.map.json").read_text())
+    code = main(["check", str(renamed), "--param-map", "auto", "--examples", "2",
+                 "--json", str(tmp_path / "report.json"), "--gradescope", str(tmp_path / "results.json")])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (code, report["verdict"]) == (0, "pass")
+    assert report["implementation"]["param_map"] == true_map
+    assert json.loads((tmp_path / "results.json").read_text())["score"] == 4.0
+
+
+def test_the_command_refuses_auto_for_a_class_whose_behaviour_fits_no_map(capsys):
+    buggy = CORPUS / "buggy" / "forget-gate-activation.py"
+    code = main(["check", str(buggy), "--param-map", "auto", "--examples", "2"])
+    assert code == 2
+    assert "--param-map auto cannot tell" in capsys.readouterr().err
