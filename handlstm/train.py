@@ -162,11 +162,12 @@ def loggers(out: Path, name: str) -> list:
 
 
 def fit(model, epochs: int, out: str | os.PathLike, *, precision: str = "32", resume: str | os.PathLike | None = None,
-        show_progress: bool = False, log: bool = True):
+        show_progress: bool = False, log: bool = True, callbacks: list | None = None):
     """Train `model` with lightning.Trainer on the lesson's data for `epochs` (total) epochs.
 
     The same Trainer `handlstm train` uses, without printing anything: `out` receives the logs
-    (CSV, TensorBoard when installed) and `<log dir>/checkpoints/last.ckpt`. Returns the Trainer.
+    (CSV, TensorBoard when installed) and `<log dir>/checkpoints/last.ckpt`; `log=False` leaves
+    out loggers and checkpoint. `callbacks` are added to the Trainer's. Returns the Trainer.
     """
     import lightning as L
 
@@ -174,6 +175,9 @@ def fit(model, epochs: int, out: str | os.PathLike, *, precision: str = "32", re
     from .training import quiet_lightning, dtype_of
 
     lightning_precision = PRECISIONS.get(str(precision), precision)
+    # in the training dtype before Lightning restores a checkpoint into it, so float64 values
+    # are not rounded through float32 parameters on the way
+    model.to(dtype_of(lightning_precision))
     chosen_loggers = loggers(Path(out), type(model).__name__) if log else False
     with quiet_lightning():  # Lightning's banner and its advice on workers: the lesson's data is 2 samples
         trainer = L.Trainer(
@@ -184,7 +188,8 @@ def fit(model, epochs: int, out: str | os.PathLike, *, precision: str = "32", re
             # one checkpoint worth keeping is written once, after fit, below
             enable_checkpointing=False,
             # the default bar redraws every batch and restarts every epoch; EpochBar shows all epochs
-            enable_progress_bar=show_progress, callbacks=[progress_bar()] if show_progress else None,
+            enable_progress_bar=show_progress,
+            callbacks=([progress_bar()] if show_progress else []) + list(callbacks or []),
             enable_model_summary=False,  # a table of 12 scalars (or one nn.LSTM) says nothing new
             default_root_dir=out,
         )
@@ -236,7 +241,9 @@ def plot(metrics_csv: Path, target: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    model = build_model(settings.model, settings.lr, settings.seed)
+    from .training import dtype_of
+
+    model = build_model(settings.model, settings.lr, settings.seed).to(dtype_of(PRECISIONS[settings.precision]))
     initial = lesson_params(model)
     if settings.resume is not None:
         held, checkpoint = checkpoint_model(settings.resume)
