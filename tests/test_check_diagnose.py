@@ -292,3 +292,8 @@ class CountingSubject:
 def test_helpers_compute_the_lesson_when_unmutated():
     module = MutantModule(Mutation())
     assert math.isfinite(float(module(torch.tensor([0.5, 0.25]))))
+
+
+def test_a_forward_check_that_ran_out_of_time_does_not_hide_a_gradient_mistake():
+    found = diagnose(subject(DetachedMemories), results(forward="error", gradients="fail"), facts())
+    assert first(found)["id"] == "gradient-blocked"
