@@ -460,7 +460,10 @@ class _OutOfTime(BaseException):
     pass
 
 
-HEADROOM_LABEL = "learner's check"  # the headroom report is about handlstm's own subjects
+HEADROOM_LABEL = "learner's check"
+# Shrinking a 12-parameter, 16-day example can take thousands of calls; after this long the
+# smallest failing example found so far is reported (each one Hypothesis tried is a real failure).
+SHRINK_SECONDS = 2.0  # the headroom report is about handlstm's own subjects
 
 
 def run_property(name: str, subject: ChildSubject, strategy, explicit: list, examples: int,
@@ -477,16 +480,19 @@ def _run_property(name: str, subject: ChildSubject, strategy, explicit: list, ex
     failures: list[PropertyFailure | Raised] = []
 
     def test(example):
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline or (failures and now > failures[0].found + SHRINK_SECONDS):
             raise _OutOfTime()
         try:
             comparisons = properties.PROPERTIES[name](subject, example)
         except LearnerError as error:
             failures.append(Raised(name, example, str(error)))
+            failures[-1].found = time.monotonic()
             raise failures[-1] from None
         try:
             properties.assert_agrees(name, comparisons, example, label=HEADROOM_LABEL)
         except PropertyFailure as failure:
+            failure.found = time.monotonic()
             failures.append(failure)
             raise
 
