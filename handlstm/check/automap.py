@@ -92,20 +92,14 @@ def _one_round(names: list[str], probe: ForwardProbe, found: dict[str, str]) -> 
                    for days in PROBE_DAYS for value in PROBE_VALUES for role in open_roles}
     newly: dict[str, str] = {}
     for attribute in (a for a in names if a not in found.values()):
+        got = {(days, value): float(probe({a: 0.0 for a in names} | held_attributes | {attribute: value}, days))
+               for days in PROBE_DAYS for value in PROBE_VALUES}
         fits = []
         for role in open_roles:
-            visible, consistent = False, True
-            for days in PROBE_DAYS:
-                for value in PROBE_VALUES:
-                    values = {a: 0.0 for a in names} | held_attributes | {attribute: value}
-                    got = float(probe(values, days))
-                    expected, tolerance = predictions[(days, value, role)]
-                    if not np.isfinite(got) or abs(got - expected) > tolerance:
-                        consistent = False
-                        break
-                    visible |= abs(expected - base[(days, None)][0]) > MARGIN * tolerance
-                if not consistent:
-                    break
+            consistent = all(np.isfinite(got[key]) and abs(got[key] - predictions[key + (role,)][0])
+                             <= predictions[key + (role,)][1] for key in got)
+            visible = any(abs(predictions[key + (role,)][0] - base[(key[0], None)][0])
+                          > MARGIN * predictions[key + (role,)][1] for key in got)
             if consistent and visible:
                 fits.append(role)
         if len(fits) == 1:
