@@ -172,14 +172,15 @@ def fit(model, epochs: int, out: str | os.PathLike, *, precision: str = "32", re
     import lightning as L
 
     from .data import dataloader
-    from .training import quiet_lightning, dtype_of
+    from .training import dtype_of, one_thread, quiet_lightning
 
     lightning_precision = PRECISIONS.get(str(precision), precision)
     # in the training dtype before Lightning restores a checkpoint into it, so float64 values
     # are not rounded through float32 parameters on the way
     model.to(dtype_of(lightning_precision))
     chosen_loggers = loggers(Path(out), type(model).__name__) if log else False
-    with quiet_lightning():  # Lightning's banner and its advice on workers: the lesson's data is 2 samples
+    # quiet: Lightning's banner and its advice on workers (the lesson's data is 2 samples)
+    with quiet_lightning(), one_thread():
         trainer = L.Trainer(
             max_epochs=epochs, accelerator="cpu", devices=1, precision=lightning_precision,
             logger=chosen_loggers,

@@ -7,6 +7,7 @@ this is the quiet, fast path that properties and `handlstm check` call a few tim
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import warnings
@@ -87,7 +88,7 @@ def lightning_trajectory(module: L.LightningModule, steps: int, precision: str =
     loader = dataloader(dtype)
     deterministic = torch.are_deterministic_algorithms_enabled()
     try:
-        with quiet_lightning():
+        with quiet_lightning(), one_thread():
             trainer = check_trainer(steps, precision, len(loader), [recorder])
             trainer.fit(module, train_dataloaders=loader)
     finally:  # Trainer(deterministic=True) switches it on for the whole process
@@ -95,6 +96,19 @@ def lightning_trajectory(module: L.LightningModule, steps: int, precision: str =
     optimizer = trainer.optimizers[0] if trainer.optimizers else None
     lr = float(optimizer.param_groups[0]["lr"]) if isinstance(optimizer, torch.optim.Adam) else None
     return lr, recorder.trajectory[:steps]
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run torch on one intra-op thread, then restore the count. The lesson's tensors hold one to
+    four numbers: more threads only add synchronisation, and on a busy 2-core machine nn.LSTM's
+    parallel kernels ran 9x slower with 2 threads than with 1."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 class quiet_lightning:

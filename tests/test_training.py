@@ -94,3 +94,31 @@ def test_mapped_attribute_names_are_read():
     names = {n: n for n in reference.PARAM_NAMES} | {"wlr1": "forget_h"}
     _, trajectory = lightning_trajectory(Renamed().double(), 2, names=names)
     assert len(trajectory) == 2 and np.isfinite(list(trajectory[-1].values())).all()
+
+
+@FEWER
+@given(STARTS, strategies.days(max_days=8), strategies.labels())
+def test_forward_and_gradients_still_agree_after_lightning_training(start: Example, days, label):
+    """Train LSTMByHand with Lightning from drawn parameters; on the trained parameters the hand
+    module, the mapped nn.LSTM and the reference still agree on outputs and gradients."""
+    module = LSTMByHand()
+    trained = ModuleSubject(module, dtype="float64")
+    _, trajectory = trained.train(start.params, properties.TRAINING_STEPS)
+    after = Example(params=trajectory[-1], days=days, label=label)
+    assert after.params == {n: float(getattr(module, n).detach()) for n in reference.PARAM_NAMES}
+    for subject in (trained, TorchLSTMSubject("float64")):
+        for name in ("forward", "gradients"):
+            properties.assert_agrees(name, properties.PROPERTIES[name](subject, after), after,
+                                     label=f"{name} after training [{subject.name} float64]")
+
+
+def test_the_lessons_nn_lstm_run_predicts_both_companies(tmp_path):
+    """LightningLSTM with the lesson's settings (seed 42, Adam lr 0.1, 300 epochs, float32).
+    The hand model's 5000-epoch run is checked in test_golden.py, on the same run as the golden file."""
+    from handlstm.train import MODELS, build_model, fit, predictions
+
+    lesson = MODELS["torch"]
+    model = build_model("torch", lesson["lr"], seed=42)
+    fit(model, lesson["epochs"], tmp_path, log=False)
+    predicted = predictions(model)
+    assert predicted["A"] < 0.05 and predicted["B"] > 0.95, predicted
