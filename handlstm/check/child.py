@@ -222,15 +222,17 @@ class Session:
         """lstm_unit(a, b, c) for each [a, b, c] as given: its two results, in its own order."""
         module = self.prepare(self.instance(), dtype)
         self._set(module, params, dtype)
-        results = []
+        results, dtypes = [], set()
         for args in calls:
             with self.torch.no_grad():
                 out = module.lstm_unit(*(self._tensor(a, dtype) for a in args))
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 raise LearnerError("lstm_unit must return two values (the long and the short memory), "
                                    f"it returned {type(out).__name__}")
-            results.append([self._number(v, "lstm_unit")["value"] for v in out])
-        return results
+            numbers = [self._number(v, "lstm_unit") for v in out]
+            results.append([n["value"] for n in numbers])
+            dtypes |= {n["dtype"] for n in numbers}
+        return {"outputs": results, "dtypes": sorted(dtypes)}
 
     def op_unit_chains(self, params: dict, interpretations: list, days: list, dtype: str) -> list:
         """For each (argument order, return order): the final short memory of chaining lstm_unit

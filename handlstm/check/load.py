@@ -213,6 +213,10 @@ def execute(source: Source) -> tuple[dict, list[str]]:
     sys.modules[LEARNER_MODULE] = module  # dataclasses, pickling and Lightning look classes up here
     namespace = module.__dict__
     namespace["__builtins__"] = _guarded_builtins()
+    # a learner's own helper modules sit next to the file; last, so they shadow nothing installed
+    folder = str(Path(source.path).resolve().parent)
+    if folder not in sys.path:
+        sys.path.append(folder)
     notes = list(f"skipped {s}" for s in source.skipped)
     for statement in statements:
         code = compile(ast.Module(body=[statement], type_ignores=[]), source.path, "exec")

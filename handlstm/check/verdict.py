@@ -368,7 +368,7 @@ def probe(child: Child) -> Interface:
                                      f"for the lesson's four days: {results[LESSON_DAYS - 1]['error']}")
         dtype, results = "float32", float32
         notes.append("checked in float32: the module does not run when cast to float64")
-    elif any(r.get("dtype") not in ("float64", None) for r in results[:len(sequences)] if "error" not in r):
+    elif any(r.get("dtype") not in ("float64", "python") for r in results[:len(sequences)] if "error" not in r):
         dtype = "float32"
         notes.append("checked in float32 with float32 tolerances: given float64 it computes in float32 "
                      "(a float32 tensor is created inside the module)")
@@ -381,7 +381,12 @@ def probe(child: Child) -> Interface:
         supported = depends  # a forward that reads a fixed number of days ignores any more
     if supported != list(lengths):
         notes.append(f"forward handles sequences of {_lengths_text(supported)}; checked on those")
-    order, returns = _unit_interface(child, dtype, supported)
+    raw = _unit_raw(child, dtype)
+    if dtype == "float64" and not set(raw["dtypes"]) <= {"float64", "python"}:
+        dtype, raw = "float32", _unit_raw(child, "float32")
+        notes.append("checked in float32 with float32 tolerances: given float64, lstm_unit computes in "
+                     "float32 (a float32 tensor is created inside it)")
+    order, returns = _unit_interface(child, dtype, supported, raw["outputs"])
     if (order, returns) != (LESSON_ORDER, LESSON_RETURNS):
         notes.append(f"lstm_unit takes ({', '.join(ARGUMENT_WORDS[a] for a in order)}) and returns "
                      f"[{', '.join(returns)}]: a different order than the lesson's, used consistently")
@@ -400,15 +405,24 @@ INTERPRETATIONS = [(order, returns) for order in itertools.permutations(LESSON_O
                    for returns in (LESSON_RETURNS, LESSON_RETURNS[::-1])]  # the lesson's first
 
 
-def _unit_interface(child: Child, dtype: str, lengths: list[int]) -> tuple[tuple, tuple]:
-    """The argument and return order of lstm_unit: the one that, chained over the days, gives what
-    the learner's own forward gives (consistent use is what matters), closest to the reference."""
+def _unit_raw(child: Child, dtype: str) -> dict:
+    """lstm_unit at the probe points with its arguments in every order: {"outputs", "dtypes"}."""
     calls = [[point[LESSON_ORDER.index(a)] for a in order]
              for order in itertools.permutations(LESSON_ORDER) for point in PROBE_UNIT]
     try:
         raw = child.call("unit_raw", params=PROBE_PARAMS, calls=calls, dtype=dtype)
     except LearnerError as error:
         raise load.CouldNotCheck(f"lstm_unit could not be called with three numbers: {error}") from None
+    if (not isinstance(raw, dict) or not isinstance(raw.get("outputs"), list) or len(raw["outputs"]) != len(calls)
+            or not all(isinstance(pair, list) and len(pair) == 2 for pair in raw["outputs"])
+            or not isinstance(raw.get("dtypes"), list)):
+        raise ChildError("the checking process sent a malformed answer to unit_raw")
+    return raw
+
+
+def _unit_interface(child: Child, dtype: str, lengths: list[int], raw: list) -> tuple[tuple, tuple]:
+    """The argument and return order of lstm_unit: the one that, chained over the days, gives what
+    the learner's own forward gives (consistent use is what matters), closest to the reference."""
     by_order = {order: raw[i * len(PROBE_UNIT):(i + 1) * len(PROBE_UNIT)]
                 for i, order in enumerate(itertools.permutations(LESSON_ORDER))}
     expected = [reference.run(PROBE_PARAMS, [x], long, short) for x, long, short in PROBE_UNIT]
