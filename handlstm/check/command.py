@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         print(report.human(outcome.report, outcome.diagnoses, _hint_function()))
     if outcome.report["verdict"] == "error":
         print(f"handlstm check: error: {verdict.error_line(outcome.report)}", file=sys.stderr)
-    grading.write_reports(args, args.target, [outcome.report])  # --csv, --junit-xml, --gradescope, ...
+    grading.write_reports(args, args.target, [outcome.report], [outcome.diagnoses])  # --csv, --junit-xml, --gradescope, ...
     return report.exit_code(outcome.report)
 
 

@@ -45,11 +45,12 @@ def _seconds(value) -> str:
     return f"{float(value or 0.0):.3f}"
 
 
-def junit_xml(reports: Sequence[dict], hint: Callable[[str], str] | None = None) -> str:
+def junit_xml(reports: Sequence[dict], hint: Callable[[str], str] | None = None,
+              details: Sequence[list] | None = None) -> str:
     """JUnit XML as CI systems read it: <testsuites> of one <testsuite> per file, a <testcase> per check."""
     root = ET.Element("testsuites", name="handlstm check")
     totals = dict(tests=0, failures=0, errors=0, skipped=0)
-    for report in reports:
+    for index, report in enumerate(reports):
         implementation = report.get("implementation") or {}
         path = str(implementation.get("path") or "?")
         checks = report["checks"]
@@ -70,7 +71,7 @@ def junit_xml(reports: Sequence[dict], hint: Callable[[str], str] | None = None)
         for check in checks:
             case = ET.SubElement(suite, "testcase", name=check["id"], classname=_classname(path),
                                  time=_seconds(check.get("seconds")))
-            text = check_text(check, report.get("diagnoses", []), hint)
+            text = check_text(check, _diagnoses(report, details, index), hint)
             if check["status"] == "fail":
                 kind = (report.get("diagnoses") or ["unknown"])[0]
                 ET.SubElement(case, "failure", message=_first_line(text), type=kind).text = text
@@ -86,6 +87,11 @@ def junit_xml(reports: Sequence[dict], hint: Callable[[str], str] | None = None)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
+def _diagnoses(report: dict, details: Sequence[list] | None, index: int) -> list:
+    """Diagnosis's details for the report where given (they say which parameter is misused where), else its ids."""
+    return (details[index] if details and details[index] else None) or report.get("diagnoses", [])
+
+
 def _classname(path: str) -> str:
     """A dotted name CI systems group by: handlstm.<file name without extension>."""
     stem = path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
@@ -93,12 +99,13 @@ def _classname(path: str) -> str:
 
 
 def gradescope_results(report: dict, hint: Callable[[str], str] | None = None,
-                       points_per_check: float = POINTS_PER_CHECK) -> dict:
+                       points_per_check: float = POINTS_PER_CHECK, details: list | None = None) -> dict:
     """Gradescope's results.json for one submission: a test per check, a total score."""
     tests = []
     for number, check in enumerate(report["checks"], start=1):
         passed = check["status"] == "pass"
-        output = (check.get("message") or "") if passed else check_text(check, report.get("diagnoses", []), hint)
+        output = (check.get("message") or "") if passed else check_text(
+            check, details or report.get("diagnoses", []), hint)
         tests.append({"name": check["id"], "number": str(number),
                       "score": points_per_check if passed else 0.0, "max_score": points_per_check,
                       "status": GRADESCOPE_STATUS.get(check["status"], "failed"),
@@ -115,14 +122,17 @@ def gradescope_results(report: dict, hint: Callable[[str], str] | None = None,
             "output": summary, "output_format": "text", "stdout_visibility": "hidden", "tests": tests}
 
 
-def write_junit_xml(path: str, reports: Sequence[dict], hint: Callable[[str], str] | None = None) -> None:
-    _write(path, junit_xml(reports, hint))
+def write_junit_xml(path: str, reports: Sequence[dict], hint: Callable[[str], str] | None = None,
+                    details: Sequence[list] | None = None) -> None:
+    _write(path, junit_xml(reports, hint, details))
 
 
-def write_gradescope(path: str, reports: Sequence[dict], hint: Callable[[str], str] | None = None) -> None:
+def write_gradescope(path: str, reports: Sequence[dict], hint: Callable[[str], str] | None = None,
+                     details: Sequence[list] | None = None) -> None:
     if len(reports) != 1:
         raise UserError(f"--gradescope writes one submission's results: give one file, not {len(reports)}")
-    _write(path, json.dumps(gradescope_results(reports[0], hint), indent=2) + "\n")
+    results = gradescope_results(reports[0], hint, details=details[0] if details else None)
+    _write(path, json.dumps(results, indent=2) + "\n")
 
 
 def _write(path: str, text: str) -> None:

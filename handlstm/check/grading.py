@@ -66,22 +66,23 @@ def discover(arguments: Sequence[str]) -> list[Target]:
 # --- running ---------------------------------------------------------------------------------
 
 def _worker(connection: Connection, target: Target, options: dict) -> None:
-    """In a worker process: check one file and send its report back."""
-    os.setpgrp()  # the learner's child joins this group, so a kill on timeout takes both
-    from .verdict import check_file
+    """In a worker process: check one file and send back its report and diagnosis's details."""
+    os.setpgrp()  # its own group: a kill on timeout takes whatever it started too
+    from .verdict import check
 
-    connection.send(check_file(target.path, target.class_name, **options))
+    outcome = check(target.path, target.class_name, **options)
+    connection.send({"report": outcome.report, "diagnoses": outcome.diagnoses})
     connection.close()
 
 
-def error_report(target: Target, message: str, seconds: float) -> dict:
-    """The report of a file whose worker gave no answer: an error on every check."""
+def error_outcome(target: Target, message: str, seconds: float) -> dict:
+    """The outcome of a file whose worker gave no answer: an error on every check."""
     from .verdict import CHECK_IDS
 
-    return {"verdict": "error", "diagnoses": [], "seconds": round(seconds, 3),
+    return {"diagnoses": [], "report": {"verdict": "error", "diagnoses": [], "seconds": round(seconds, 3),
             "implementation": {"path": target.path, "class": target.class_name},
             "checks": [{"id": check, "status": "error", "message": message, "counterexample": None}
-                       for check in CHECK_IDS]}
+                       for check in CHECK_IDS]}}
 
 
 def _context():
@@ -94,12 +95,13 @@ def _context():
 
 def check_many(targets: Sequence[Target], jobs: int, options: dict,
                on_done: Callable[[Target, dict, int, int], None] | None = None) -> list[dict]:
-    """check_file on every target, `jobs` at a time, each in its own worker; reports in target order."""
+    """The check of every target, `jobs` at a time, each in its own worker, in target order:
+    {"report": the --json report, "diagnoses": diagnosis's details (which parameter is misused where)}."""
     if jobs < 1:
         raise UserError(f"--jobs must be at least 1, not {jobs}")
     limit = float(options.get("timeout", 60.0)) + WORKER_SLACK_S
     context = _context()
-    reports: dict[int, dict] = {}
+    outcomes: dict[int, dict] = {}
     pending = list(enumerate(targets))
     running: dict[Connection, tuple[int, object, float]] = {}
     try:
@@ -118,28 +120,28 @@ def check_many(targets: Sequence[Target], jobs: int, options: dict,
                 target = targets[index]
                 if connection in ready:
                     try:
-                        report = connection.recv()
+                        outcome = connection.recv()
                     except (EOFError, OSError):
                         process.join(5)
-                        report = error_report(target, f"{target.path}: the check stopped without an answer "
+                        outcome = error_outcome(target, f"{target.path}: the check stopped without an answer "
                                               f"(worker exit code {process.exitcode})", now - started)
                 elif now - started > limit:
                     _kill(process)
-                    report = error_report(target, f"{target.path}: no answer within {limit:.0f} s; stopped",
+                    outcome = error_outcome(target, f"{target.path}: no answer within {limit:.0f} s; stopped",
                                           now - started)
                 else:
                     continue
                 connection.close()
                 process.join(5)
                 del running[connection]
-                reports[index] = report
+                outcomes[index] = outcome
                 if on_done:
-                    on_done(target, report, len(reports), len(targets))
+                    on_done(target, outcome["report"], len(outcomes), len(targets))
     finally:
         for connection, (_, process, _) in running.items():
             _kill(process)
             connection.close()
-    return [reports[i] for i in range(len(targets))]
+    return [outcomes[i] for i in range(len(targets))]
 
 
 def _kill(process) -> None:
@@ -290,7 +292,8 @@ def run(args) -> int:
     return code
 
 
-def write_reports(args, arguments: Sequence[str], reports: Sequence[dict]) -> None:
+def write_reports(args, arguments: Sequence[str], reports: Sequence[dict],
+                  details: Sequence[list] | None = None) -> None:
     """For one file checked the usual way: the --report-dir, --csv, --junit-xml and --gradescope files."""
     from . import exports
 
@@ -300,9 +303,9 @@ def write_reports(args, arguments: Sequence[str], reports: Sequence[dict]) -> No
     if args.csv:
         write_csv(args.csv, targets, reports)
     if args.junit_xml:
-        exports.write_junit_xml(args.junit_xml, reports, _hint())
+        exports.write_junit_xml(args.junit_xml, reports, _hint(), details)
     if args.gradescope:
-        exports.write_gradescope(args.gradescope, reports, _hint())
+        exports.write_gradescope(args.gradescope, reports, _hint(), details)
 
 
 def _hint():
@@ -321,14 +324,15 @@ def grade(arguments: Sequence[str], *, jobs: int | None = None, report_dir: str 
     targets = discover(arguments)
     if gradescope and len(targets) != 1:
         raise UserError(f"--gradescope writes one submission's results: give one file, not {len(targets)}")
-    reports = check_many(targets, jobs or default_jobs(), options or {}, on_done=ProgressBar(len(targets)))
+    outcomes = check_many(targets, jobs or default_jobs(), options or {}, on_done=ProgressBar(len(targets)))
+    reports, details = [o["report"] for o in outcomes], [o["diagnoses"] for o in outcomes]
     if report_dir:
         write_report_dir(report_dir, targets, reports)
     if csv_path:
         write_csv(csv_path, targets, reports)
     if junit_xml:
-        exports.write_junit_xml(junit_xml, reports, hint)
+        exports.write_junit_xml(junit_xml, reports, hint, details)
     if gradescope:
-        exports.write_gradescope(gradescope, reports, hint)
+        exports.write_gradescope(gradescope, reports, hint, details)
     print(summary_table(targets, reports), file=out or sys.stdout)
     return targets, reports, worst_exit_code(reports)
