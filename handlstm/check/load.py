@@ -219,6 +219,8 @@ def execute(source: Source) -> tuple[dict, list[str]]:
         sys.path.append(folder)
     notes = list(f"skipped {s}" for s in source.skipped)
     for statement in statements:
+        if isinstance(statement, (ast.Assign, ast.AnnAssign)) and not _bound_names(statement) & needed:
+            continue  # `trainer = L.Trainer(...)`, `inputs = torch.tensor(...)`: only the script uses them
         code = compile(ast.Module(body=[statement], type_ignores=[]), source.path, "exec")
         try:
             exec(code, namespace)
