@@ -3,7 +3,7 @@
 Registered under the pytest11 entry point; does nothing (and imports nothing heavy) unless
 --handlstm-impl is given. Then it adds one real pytest item per check (forward, gradients,
 training, state), so -k, -x, --junitxml and xdist work as usual. The checks are `handlstm check`'s
-own: `check_file` runs the implementation isolated in a child process once per session (under
+own: `verdict.check` runs the implementation isolated in a child process once per session (under
 xdist, once in the controller, shared with the workers), and each item reports its check's
 outcome with the same diagnosis, hint and counterexample as the command.
 """
@@ -24,7 +24,7 @@ def pytest_addoption(parser):
     group.addoption("--handlstm-param-map", metavar="MAP.json", default=None,
                     help="JSON object from each lesson name to the learner's attribute name, or 'auto'")
     group.addoption("--handlstm-examples", metavar="N", type=int, default=None,
-                    help="Hypothesis examples per check (default: as handlstm check)")
+                    help="Hypothesis examples per property (default: as handlstm check)")
     group.addoption("--handlstm-timeout", metavar="SECONDS", type=float, default=None,
                     help="time limit for the whole check (default: as handlstm check)")
 
@@ -45,10 +45,12 @@ def _settings(config) -> dict:
         try:
             settings["param_map"] = _read_param_map(param_map)
         except UserError as error:
-            raise pytest.UsageError(f"--handlstm-param-map: {error}".replace("--param-map ", "")) from None
+            raise pytest.UsageError(f"--handlstm-param-map {str(error).removeprefix('--param-map ')}") from None
     for option, key in (("handlstm_examples", "examples"), ("handlstm_timeout", "timeout")):
         if config.getoption(option) is not None:
             settings[key] = config.getoption(option)
+    if settings.get("examples", 1) < 1 or not settings.get("timeout", 1.0) > 0:
+        raise pytest.UsageError("--handlstm-examples must be at least 1 and --handlstm-timeout positive")
     return settings
 
 
