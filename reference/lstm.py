@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -124,13 +125,21 @@ def _rows(by_day: np.ndarray, days: int | None = None) -> list[np.ndarray]:
 
 def run(params: Params, x, long_memory=0.0, short_memory=0.0) -> Trace:
     """Unroll the lesson's LSTM over the days on x's last axis, recording every gate."""
-    p, days = _as_params(params), _as_days(x)
+    return _run(_as_params(params), _as_days(x), long_memory, short_memory, _fresh)
+
+
+def _fresh(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    return np.empty(shape)
+
+
+def _run(p: dict[str, np.ndarray], days: np.ndarray, long_memory, short_memory, allocate) -> Trace:
     batch = np.broadcast(days[..., 0], *p.values(), long_memory, short_memory).shape
     steps = days.shape[-1]
     x = np.ascontiguousarray(_days_first(days))
-    memories = np.empty((2, steps + 1) + batch)  # long, short: before each day, and after the last
+    # long, short: before each day, and after the last
+    memories = allocate("memories", (2, steps + 1) + batch)
     memories[0, 0], memories[1, 0] = long_memory, short_memory
-    gates = np.empty((5, steps) + batch)  # forget, input, candidate, output, and tanh(c_t)
+    gates = allocate("gates", (5, steps) + batch)  # forget, input, candidate, output, and tanh(c_t)
     long, short = (_rows(m) for m in memories)
     forget, input_, candidate, output, tanh_long = (_rows(g) for g in gates)
     wlr1, wlr2, blr1, wpr1, wpr2, bpr1, wp1, wp2, bp1, wo1, wo2, bo1 = p.values()
@@ -163,11 +172,11 @@ def backward(trace: Trace, d_final_short, d_final_long=0.0, derivative_slack: fl
     respect to h_T and c_T (for the lesson's loss: 2 (h_T - label) and 0). derivative_slack is
     added to every activation's derivative; only error analysis uses it (handlstm.tolerances).
     """
-    return _backward(trace, d_final_short, d_final_long, derivative_slack, per_day=True)
+    return _backward(trace, d_final_short, d_final_long, derivative_slack, per_day=True, allocate=_fresh)
 
 
-def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float, per_day: bool
-              ) -> Gradients:
+def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float, per_day: bool,
+              allocate) -> Gradients:
     """backward; without per_day, only the gradients for the 12 names (scratch rows serve every day)."""
     p = trace.params
     x, long_before, short_before = (_days_first(a) for a in (
@@ -177,15 +186,16 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float
     steps = x.shape[0]
     batch = np.broadcast_shapes(trace.final_short.shape, np.shape(d_final_short), np.shape(d_final_long))
     # sensitivities of the memories before each day, and (row `steps`) of the final ones
-    d_memories = np.empty((2, steps + 1 if per_day else 2) + batch)
+    d_memories = allocate("d_memories", (2, steps + 1 if per_day else 2) + batch)
     d_long, d_short = (_rows(m, steps + 1) for m in d_memories)
     d_long[steps][...], d_short[steps][...] = d_final_long, d_final_short
-    d_gates = np.empty((steps if per_day else 1, 4) + batch)  # d/d(gate value), gates in GATES order
-    d_sums = np.empty((steps if per_day else 1, 4) + batch)  # d/d(gate's weighted sum)
+    d_gates = allocate("d_gates", (steps if per_day else 1, 4) + batch)  # d/d(gate value), in GATES order
+    d_sums = allocate("d_sums", (steps if per_day else 1, 4) + batch)  # d/d(gate's weighted sum)
     d_forget, d_input, d_candidate, d_output = (_rows(d_gates[:, g], steps) for g in range(4))
     d_forget_sum, d_input_sum, d_candidate_sum, d_output_sum = (_rows(d_sums[:, g], steps) for g in range(4))
     # each gate's weight on h, weight on x and bias: one row per gate, in GATES order
-    d_weights_short, d_weights_x, d_biases, products = np.zeros((4, 4) + batch)
+    d_weights_short, d_weights_x, d_biases = np.zeros((3, 4) + batch)
+    products = allocate("products", (4,) + batch)
     for t in reversed(range(steps)):
         # h_t = tanh(c_t) * o
         np.multiply(d_short[t + 1], tanh_long[t], out=d_output[t])
@@ -269,10 +279,31 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
 
 
 def _loss_and_grads(p, days, label, long_memory, short_memory):
-    trace = run(p, days, long_memory, short_memory)
+    trace = _run(p, _as_days(days), long_memory, short_memory, _SCRATCH.empty)
     error = trace.final_short - label
-    gradients = _backward(trace, 2.0 * error, 0.0, 0.0, per_day=False)
-    return error**2, gradients.params
+    gradients = _backward(trace, 2.0 * error, 0.0, 0.0, per_day=False, allocate=_SCRATCH.empty)
+    return error**2, gradients.params  # fresh arrays: nothing from the scratch leaves
+
+
+class _Scratch(threading.local):
+    """Working arrays that loss_and_grads keeps from one call to the next, one set per thread.
+
+    Fresh memory costs a page fault per 4 KiB on first touch, which for these short loops costs
+    more than the arithmetic: reusing the arrays halves loss_and_grads' time. Only arrays whose
+    contents stay inside loss_and_grads come from here (run and backward hand out fresh ones).
+    """
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def empty(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        array = self.arrays.get(name)
+        if array is None or array.shape != shape:
+            array = self.arrays[name] = np.empty(shape)
+        return array
+
+
+_SCRATCH = _Scratch()
 
 
 PIECE = 16384  # elements per piece
