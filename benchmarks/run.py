@@ -160,12 +160,21 @@ def reference_throughput(quick: bool) -> dict:
             module.zero_grad(set_to_none=True)
             ((module(days_t) - labels_t) ** 2).sum().backward()
 
-        repeats = 5 if batch >= 10**6 else (15 if batch >= 10**4 else 50)
-        times = alternate({"numpy": numpy_side, "torch": torch_side}, repeats // (3 if quick else 1) or 1)
+        repeats = (5 if batch >= 10**6 else (15 if batch >= 10**4 else 50)) // (3 if quick else 1) or 1
+        times = alternate({"numpy": numpy_side, "torch": torch_side}, repeats)
         numpy_s, torch_s = median(times["numpy"]), median(times["torch"])
-        rows.append({"batch": batch, "label": f"1e{exponent}", "numpy_ms": 1e3 * numpy_s, "torch_ms": 1e3 * torch_s,
+        # torch on one thread too: on a busy machine its thread pool suffers more than NumPy does
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            single = alternate({"numpy": numpy_side, "torch": torch_side}, repeats)
+        finally:
+            torch.set_num_threads(threads)
+        rows.append({"batch": batch, "label": f"1e{exponent}",
+                     "numpy_ms": 1e3 * numpy_s, "torch_ms": 1e3 * torch_s,
                      "numpy_steps_per_s": batch * DAYS / numpy_s, "torch_steps_per_s": batch * DAYS / torch_s,
-                     "ratio": numpy_s / torch_s})
+                     "ratio": numpy_s / torch_s, "torch_1_thread_ms": 1e3 * median(single["torch"]),
+                     "ratio_1_thread": median(single["numpy"]) / median(single["torch"])})
         result[f"reference_ratio_1e{exponent}"] = numpy_s / torch_s
     result["reference"] = rows
     return result
@@ -222,7 +231,8 @@ def property_rates(quick: bool) -> dict[str, float]:
 # --- 4. scaling -----------------------------------------------------------------------------
 
 def scaling(quick: bool) -> dict:
-    help_text = subprocess.run(HANDLSTM + ["check", "--help"], cwd=ROOT, capture_output=True, text=True).stdout
+    help_text = subprocess.run(HANDLSTM + ["check", "--help"], cwd=ROOT, capture_output=True,
+                               text=True).stdout
     if "--jobs" not in help_text:
         raise Unavailable("`handlstm check` has no --jobs option (multi-file grading) in this checkout")
     path = correct_file()
@@ -299,7 +309,8 @@ def table(results: dict) -> str:
             f"{results['training_epochs']} epochs)")
         add("   | path | ms / step |")
         add("   |---|---|")
-        add(f"   | Lightning (handlstm train's path, 3 values logged) | {results['lightning_ms_per_step']:.3f} |")
+        add("   | Lightning (handlstm train's path, 3 values logged) "
+            f"| {results['lightning_ms_per_step']:.3f} |")
         add(f"   | plain PyTorch loop, same work | {results['plain_ms_per_step']:.3f} |")
         add(f"   | ratio Lightning / plain | {results['training_ratio']:.2f} |")
         if "handlstm_train_seconds" in results:
@@ -310,11 +321,13 @@ def table(results: dict) -> str:
         add("")
         add(f"2. reference.loss_and_grads (NumPy float64) vs torch autograd on the hand module "
             f"(float64, {results['torch_threads']} torch threads), length-{DAYS} sequences")
-        add("   | batch | NumPy ms | torch ms | NumPy steps/s | torch steps/s | NumPy / torch |")
-        add("   |---:|---:|---:|---:|---:|---:|")
+        add("   | batch | NumPy ms | torch ms | NumPy steps/s | torch steps/s | NumPy / torch "
+            "| torch ms, 1 thread | NumPy / torch, 1 thread |")
+        add("   |---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results["reference"]:
             add(f"   | {r['label']} | {r['numpy_ms']:.3f} | {r['torch_ms']:.3f} | "
-                f"{r['numpy_steps_per_s']:.3g} | {r['torch_steps_per_s']:.3g} | {r['ratio']:.2f} |")
+                f"{r['numpy_steps_per_s']:.3g} | {r['torch_steps_per_s']:.3g} | {r['ratio']:.2f} "
+                f"| {r['torch_1_thread_ms']:.3f} | {r['ratio_1_thread']:.2f} |")
     if "pytest_seconds" in results:
         add("")
         add("3. verification cost")
