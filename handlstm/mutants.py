@@ -82,6 +82,9 @@ class Mutation:
     handoff: str = "long, short"  # "short, long": the memories come back into the wrong slots
     initial: tuple[float, float] = (0.0, 0.0)  # forward's starting (long, short)
     order: str | tuple[int, ...] = "in order"  # how forward walks the days: an ORDERS key or indices
+    # a forward unrolled by hand that feeds some day the wrong memory: {(day, slot): (from day, memory)},
+    # slot and memory "long" or "short", from day -1 the initial memories
+    feeds: Mapping[tuple[int, str], tuple[int, str]] = field(default_factory=dict)
 
     @property
     def changes_unit(self) -> bool:
@@ -116,13 +119,19 @@ class Mutation:
         days = np.asarray(days)  # keeps float32 days float32 (diagnosis tests measure rounding)
         long, short = self.initial
         last = (long, short)
-        for t in self.days_seen(days.shape[-1]):
+        seen = [dict(zip(("long", "short"), self.initial))]  # the memories after each day, initial first
+        for step, t in enumerate(self.days_seen(days.shape[-1])):
+            if self.feeds:
+                long, short = (seen[1 + self.feeds[step, slot][0]][self.feeds[step, slot][1]]
+                               if (step, slot) in self.feeds else value
+                               for slot, value in (("long", long), ("short", short)))
             new_long, new_short = self.unit(p, days[..., t], long, short)
             if self.handoff == "short, long":
                 new_long, new_short = new_short, new_long
             long = new_long if self.carries[0] else self.initial[0]
             short = new_short if self.carries[1] else self.initial[1]
             last = (new_long, new_short)
+            seen.append({"long": new_long, "short": new_short})
         result = last[0] if self.returns == "long" else last[1]
         return float(result) if np.ndim(result) == 0 else result
 
@@ -183,7 +192,7 @@ def classic_mistakes() -> list[Mutation]:
     for gate, lesson in LESSON_ACTIVATION.items():
         for wrong in ("tanh", "sigmoid", "relu", "identity"):
             if wrong != lesson:
-                shown = "no squashing function" if wrong == "identity" else wrong
+                shown = "the plain weighted sum" if wrong == "identity" else wrong
                 where = "the candidate" if gate == "candidate" else f"the {gate} gate"
                 mistakes.append(Mutation(activation_id(gate), f"{shown} instead of {lesson} in {where}",
                                          activations={gate: wrong}))
@@ -197,6 +206,9 @@ def classic_mistakes() -> list[Mutation]:
         w_short, w_x, _ = GATE_PARAMS[gate]
         mistakes.append(Mutation("weights-swapped", f"{w_short} and {w_x} exchanged ({_where(w_short)})",
                                  uses=_swap(w_short, w_x)))
+    every_gate = {n: m for gate in GATES for a, b in [GATE_PARAMS[gate][:2]] for n, m in _swap(a, b).items()}
+    mistakes.append(Mutation("weights-swapped", "every gate's two weights exchanged (w..1 multiplies the "
+                             "input, w..2 the short memory)", uses=every_gate))
     for a, b in itertools.combinations(GATES, 2):
         if {a, b} == {"input", "candidate"}:
             continue  # c*f + g*i is c*f + i*g: no behaviour tells this exchange apart
@@ -259,6 +271,24 @@ def parameter_slips() -> list[Mutation]:
             mine, theirs = GATE_PARAMS[a][slot], GATE_PARAMS[b][slot]
             detail = f"{mine} ({_where(mine)}) and {theirs} ({_where(theirs)}) exchanged"
             slips.append(Mutation("weights-swapped", detail, uses=_swap(mine, theirs)))
+    return slips
+
+
+def hand_off_slips(days: int) -> list[Mutation]:
+    """A forward unrolled by hand over `days` days where one day is fed a wrong memory: a stale
+    one from an earlier day, the initial one, or the other memory of the day before."""
+    slips = []
+    other = {"long": "short", "short": "long"}
+    for day in range(1, days):
+        for slot in ("long", "short"):
+            stale = [(earlier, slot) for earlier in range(day - 1)]
+            for source in [(-1, slot)] + stale + [(day - 1, other[slot])]:
+                given = ("its starting value" if source[0] < 0
+                         else f"the {source[1]} memory of day {source[0] + 1}")
+                detail = f"day {day + 1} is given {given} as its {slot} memory"
+                slips.append(Mutation("state-not-carried", detail, feeds={(day, slot): source}))
+        slips.append(Mutation("state-not-carried", f"day {day + 1} is given day {day}'s memories exchanged",
+                              feeds={(day, "long"): (day - 1, "short"), (day, "short"): (day - 1, "long")}))
     return slips
 
 

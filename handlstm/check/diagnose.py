@@ -25,7 +25,7 @@ import reference
 from reference import GATE_PARAMS, PARAM_NAMES
 
 from .. import tolerances
-from ..mutants import GATE_OF, Mutation, classic_mistakes, combine, day_patterns
+from ..mutants import GATE_OF, Mutation, classic_mistakes, combine, day_patterns, hand_off_slips
 
 CATALOG = (
     "forget-gate-activation", "input-gate-activation", "candidate-activation", "output-gate-activation",
@@ -330,6 +330,11 @@ def candidates(unit_is_lesson: bool | None) -> list[Mutation]:
     return [m for m in _classic() if unit_is_lesson is None or m.changes_unit != unit_is_lesson]
 
 
+@functools.cache
+def _hand_off_slips() -> tuple[Mutation, ...]:
+    return tuple(hand_off_slips(DAYS))
+
+
 def _day_patterns_explaining(probes: Probes) -> list[Mutation]:
     """The ways of reading the four days that reproduce forward, all evaluated in one batch."""
     found = []
@@ -362,7 +367,8 @@ def forward_mistakes(subject, extra=()) -> list[Diagnosis]:
         unit_is_lesson = explains(Mutation(), probes, unit_only, view) if unit_answered else None
         matched = [m for m in candidates(unit_is_lesson) if explains(m, probes, got, view)]
         if not matched and unit_is_lesson is not False:
-            matched = _day_patterns_explaining(probes) or _fitted_initial_state(probes)
+            matched = ([m for m in _hand_off_slips() if explains(m, probes, got, view)]
+                       or _day_patterns_explaining(probes) or _fitted_initial_state(probes))
         if matched:
             return [_d(m.id, m.detail) for m in matched]
     matched = _pairs(list(_classic()), probes, got)
@@ -590,6 +596,8 @@ def _unique(found: list[Diagnosis]) -> list[Diagnosis]:
 
 
 def _names(names: list[str]) -> str:
+    if set(names) == set(PARAM_NAMES):
+        return "any of the 12 parameters"
     gates = {GATE_OF[n] for n in names}
     if len(names) == 3 and len(gates) == 1 and set(names) == set(GATE_PARAMS[next(iter(gates))]):
         return f"{', '.join(names)} (the whole {next(iter(gates))} gate)"
