@@ -15,9 +15,9 @@ from handlstm.check import verdict
 from handlstm.check.verdict import CHECK_IDS, check_file, error_line
 
 CORPUS = Path(__file__).parent / "corpus"
-EXAMPLES = 5  # per property: enough to exercise every request the pipeline makes
+EXAMPLES = 3  # per property: enough to exercise every request the pipeline makes
 TIMEOUT = 40.0
-HANG_TIMEOUT = 8.0  # a hang is cut after a quarter of this
+HANG_TIMEOUT = 4.0  # a hang while loading or probing is cut after a quarter of this
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -120,10 +120,11 @@ HOSTILE = {
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_files_never_pass_and_never_hang(name):
-    started = time.monotonic()
-    report = check(name, timeout=HANG_TIMEOUT)
-    assert time.monotonic() - started < HANG_TIMEOUT
     verdict_, says = HOSTILE[name]
+    timeout = HANG_TIMEOUT if verdict_ == "error" else TIMEOUT
+    started = time.monotonic()
+    report = check(name, timeout=timeout)
+    assert time.monotonic() - started < timeout
     assert report["verdict"] == verdict_, report["checks"]
     if verdict_ == "fail":
         assert report["checks"][0]["status"] == "fail"  # the sigmoid candidate shows in forward
