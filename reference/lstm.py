@@ -18,6 +18,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from types import EllipsisType
 from typing import Mapping
 
 import numpy as np
@@ -49,7 +50,7 @@ def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> np.ndarray:
     """sigmoid(z) computed in place in out, with the same roundings (callers silence overflow)."""
     np.exp(np.negative(z, out=out), out=out)
     out += 1.0
-    return np.reciprocal(out, out=out)
+    return np.divide(1.0, out, out=out)
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,10 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float
     d_sums = allocate("d_sums", (steps if per_day else 1, 4) + batch)  # d/d(gate's weighted sum)
     d_forget, d_input, d_candidate, d_output = (_rows(d_gates[:, g], steps) for g in range(4))
     d_forget_sum, d_input_sum, d_candidate_sum, d_output_sum = (_rows(d_sums[:, g], steps) for g in range(4))
-    # each gate's weight on h, weight on x and bias: one row per gate, in GATES order
-    d_weights_short, d_weights_x, d_biases = np.zeros((3, 4) + batch)
+    # d_params[g] holds gate g's (weight on h, weight on x, bias): PARAM_NAMES' order
+    d_params = allocate("d_params", (len(GATES), 3) + batch)
+    d_params.fill(0.0)
+    d_weights_short, d_weights_x, d_biases = d_params[:, 0], d_params[:, 1], d_params[:, 2]
     products = allocate("products", (4,) + batch)
     for t in reversed(range(steps)):
         # h_t = tanh(c_t) * o
@@ -219,10 +222,8 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float
         np.add(d_forget_sum[t] * p["wlr1"] + d_input_sum[t] * p["wpr1"] + d_candidate_sum[t] * p["wp1"],
                d_output_sum[t] * p["wo1"], out=d_short[t])
         np.multiply(d_long[t + 1], forget[t], out=d_long[t])
-    d_params = {}
-    for g, gate in enumerate(GATES):
-        w_short, w_x, bias = GATE_PARAMS[gate]
-        d_params[w_short], d_params[w_x], d_params[bias] = d_weights_short[g], d_weights_x[g], d_biases[g]
+    d_params = {name: d_params[g, k]
+                for g, gate in enumerate(GATES) for k, name in enumerate(GATE_PARAMS[gate])}
     if not per_day:
         return Gradients(params=d_params, days=None, long_memory=d_long[0], short_memory=d_short[0],
                          long=None, short=None, gates=None, gate_sums=None)
@@ -258,31 +259,50 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
     label, long_memory, short_memory = (np.asarray(v, dtype=np.float64)
                                         for v in (label, long_memory, short_memory))
     batch = np.broadcast(days[..., 0], *p.values(), label, long_memory, short_memory).shape
+    out = np.empty((1 + len(PARAM_NAMES),) + batch)  # one block: the loss, then the 12 gradients
+    loss, d_params = out[0, ...], out[1:].reshape((len(GATES), 3) + batch)
+
+    def one_piece(rows: slice | EllipsisType) -> None:
+        def part(v: np.ndarray, day_axis: int = 0) -> np.ndarray:
+            """v's share of the rows (all of v where it broadcasts along them)."""
+            if rows is ... or v.ndim - day_axis < len(batch) or v.shape[0] == 1:
+                return v
+            return v[rows]
+        _loss_and_grads({name: part(v) for name, v in p.items()}, part(days, 1), part(label),
+                        part(long_memory), part(short_memory), loss[rows], d_params[:, :, rows])
+
     pieces = _pieces(batch)
     if len(pieces) == 1:
-        return _loss_and_grads(p, days, label, long_memory, short_memory)
-    loss = np.empty(batch)
-    grads = {name: np.empty(batch) for name in PARAM_NAMES}
-
-    def one_piece(rows: slice) -> None:
-        def part(v: np.ndarray, day_axis: int = 0) -> np.ndarray:
-            has_rows = v.ndim - day_axis == len(batch) and v.shape[0] > 1
-            return v[rows] if has_rows else v
-        piece_loss, piece_grads = _loss_and_grads({name: part(v) for name, v in p.items()}, part(days, 1),
-                                                  part(label), part(long_memory), part(short_memory))
-        loss[rows] = piece_loss
-        for name, g in piece_grads.items():
-            grads[name][rows] = g
-
-    list(_workers().map(one_piece, pieces))
-    return loss, grads
+        one_piece(...)
+    else:
+        list(_workers().map(one_piece, pieces))
+    return loss, dict(zip(PARAM_NAMES, out[1:]))
 
 
-def _loss_and_grads(p, days, label, long_memory, short_memory):
-    trace = _run(p, _as_days(days), long_memory, short_memory, _SCRATCH.empty)
-    error = trace.final_short - label
-    gradients = _backward(trace, 2.0 * error, 0.0, 0.0, per_day=False, allocate=_SCRATCH.empty)
-    return error**2, gradients.params  # fresh arrays: nothing from the scratch leaves
+def _loss_and_grads(p, days, label, long_memory, short_memory, loss: np.ndarray, d_params: np.ndarray
+                    ) -> None:
+    """The loss into `loss` and the gradients into `d_params` ((gate, 3) + batch, PARAM_NAMES' order)."""
+    trace = _run(p, days, long_memory, short_memory, _SCRATCH.empty)
+    error = np.subtract(trace.final_short, label, out=loss)
+
+    def allocate(name: str, shape: tuple[int, ...]) -> np.ndarray:
+        return d_params if name == "d_params" else _SCRATCH.empty(name, shape)
+
+    _backward(trace, 2.0 * error, 0.0, 0.0, per_day=False, allocate=allocate)
+    np.square(error, out=loss)
+
+
+PIECE = 16384  # elements per piece
+
+
+def _pieces(batch: tuple[int, ...]) -> list[slice | EllipsisType]:
+    """Row ranges of the batch's first axis, about PIECE elements each (or ... for the whole batch)."""
+    if not batch:
+        return [...]
+    rows = max(1, PIECE // max(1, math.prod(batch[1:])))
+    if batch[0] < 2 * rows:
+        return [...]
+    return [slice(start, start + rows) for start in range(0, batch[0], rows)]
 
 
 class _Scratch(threading.local):
