@@ -58,8 +58,9 @@ def generate(epochs: tuple[int, ...] | None = None) -> dict:
     epochs = epochs or EPOCHS
     start = initial_params()
     trajectory = reference.train(start, SEQUENCES, LABELS, LR, max(epochs) * STEPS_PER_EPOCH)
-    bounds = tolerances.trajectory_tolerance(start, trajectory, LR, "float64", SEQUENCES, LABELS)
-    at = {str(e): e * STEPS_PER_EPOCH - 1 for e in epochs}
+    at = {str(e): e * STEPS_PER_EPOCH for e in epochs}  # steps taken after each epoch
+    bounds = tolerances.propagated_trajectory_tolerance(start, trajectory, LR, "float64", SEQUENCES, LABELS,
+                                                        at_steps=list(at.values()))
     return {
         "about": "LSTMByHand trained on the lesson's two companies (A then B, one Adam step each) from "
                  "the seed-42 initial parameters: NumPy reference, float64. Regenerate with "
@@ -67,9 +68,9 @@ def generate(epochs: tuple[int, ...] | None = None) -> dict:
         "versions": versions(),
         "seed": SEED, "lr": LR,
         "initial_params": start,
-        "params": {e: {n: float(v) for n, v in trajectory[i].items()} for e, i in at.items()},
-        # tolerances.trajectory_tolerance for a float64 implementation, at each epoch
-        "tolerance": {e: bounds[i] for e, i in at.items()},
+        "params": {e: {n: float(v) for n, v in trajectory[step - 1].items()} for e, step in at.items()},
+        # tolerances.propagated_trajectory_tolerance for a float64 implementation, at each epoch
+        "tolerance": {e: bounds[step] for e, step in at.items()},
     }
 
 
@@ -102,6 +103,11 @@ def differences(old: dict, new: dict) -> list[str]:
             ratio = moved[worst] / new["tolerance"][epoch][worst]
             lines.append(f"epoch {epoch}: {len(moved)} of 12 parameters changed, most {worst}"
                          f" by {moved[worst]:.3g} ({ratio:.3g} of its tolerance)")
+    for epoch, bounds in new["tolerance"].items():
+        before = old.get("tolerance", {}).get(epoch)
+        if before is not None and before != bounds:
+            lines.append(f"epoch {epoch}: tolerance now up to {max(bounds.values()):.3g}"
+                         f" (was up to {max(before.values()):.3g})")
     for epoch in old.get("params", {}):
         if epoch not in new["params"]:
             lines.append(f"epoch {epoch}: removed")

@@ -99,10 +99,9 @@ def loss_tolerance(trace: reference.Trace, label: float, got_dtype: str) -> np.n
 
 # --- training: parameters after each Adam step -------------------------------------------------
 
-def _abs_hessian(params: dict[str, np.ndarray], days, label: float) -> np.ndarray:
-    """|d gradient_i / d parameter_j| of the lesson's loss, by central differences of the reference
-    gradients, doubled: the difference quotient is accurate to O(h^2 + u/h) ~ 1e-10 relative with
-    h = u^(1/3), so twice its magnitude bounds the true value."""
+def _hessian(params: dict[str, np.ndarray], days, label: float) -> np.ndarray:
+    """d gradient_i / d parameter_j of the lesson's loss, by central differences of the reference
+    gradients: accurate to O(h^2 + u/h) ~ 1e-10 relative with h = u^(1/3)."""
     names = reference.PARAM_NAMES
     u = UNIT_ROUNDOFF["float64"]
     steps = np.cbrt(u) * np.maximum(1.0, np.abs([params[n] for n in names]))
@@ -112,7 +111,12 @@ def _abs_hessian(params: dict[str, np.ndarray], days, label: float) -> np.ndarra
         shifted[n][2 * j + 1] -= steps[j]
     _, grads = reference.loss_and_grads(shifted, days, label)
     columns = np.stack([grads[n] for n in names])  # [i, 2j + side]
-    return 2.0 * np.abs(columns[:, 0::2] - columns[:, 1::2]) / (2.0 * steps)
+    return (columns[:, 0::2] - columns[:, 1::2]) / (2.0 * steps)
+
+
+def _abs_hessian(params: dict[str, np.ndarray], days, label: float) -> np.ndarray:
+    """|Hessian|, doubled: twice the difference quotient's magnitude bounds the true value."""
+    return 2.0 * np.abs(_hessian(params, days, label))
 
 
 def trajectory_tolerance(params, trajectory, lr: float, got_dtype: str, sequences, labels,
@@ -188,3 +192,68 @@ def match_tolerance(predicted: np.ndarray, got_dtype: str) -> np.ndarray:
 # puts the parameters O(lr) apart within a few steps, while rounding moves them by ~1e-6 lr; a loss
 # reproduces a learner's training when every parameter stays within this fraction of lr of it.
 TRAINING_MATCH = 0.05
+
+
+def propagated_trajectory_tolerance(params, trajectory, lr: float, got_dtype: str, sequences, labels,
+                                    at_steps, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+                                    ) -> dict[int, dict[str, float]]:
+    """Largest |got - reference| of each parameter after each of `at_steps`, for long runs.
+
+    trajectory_tolerance adds up worst cases with absolute values, so an error can never shrink:
+    over thousands of steps it grows ~1% a step although Adam pulls nearby trajectories together.
+    Here each step's local errors (gradient_tolerance, and ROUNDINGS_PER_TERM roundings of the
+    parameter, m and v) are carried to the step of interest through the exact Jacobian of the
+    reference's Adam steps on the state (parameters, m, v), with the signs of the Jacobian kept and
+    the signs of the local errors unknown: sum over steps of |Jacobian product| @ local error.
+    First order in the errors (they are ~1e-14 here); the Hessian of the loss comes from
+    `_hessian`. Where a v is 0 the update does not depend on it, and the bound uses 0.
+    """
+    names = reference.PARAM_NAMES
+    n, beta1, beta2 = len(names), betas[0], betas[1]
+    u = _unit_roundoff(got_dtype)
+    theta = np.array([float(params[name]) for name in names])
+    m, v = np.zeros(n), np.zeros(n)
+    eye = np.eye(n)
+    jacobians, local = [], []  # per step: d state_k / d state_(k-1); bound on the errors made in step k
+    for k, after in enumerate(trajectory[:max(at_steps)], start=1):
+        days, label = sequences[(k - 1) % len(sequences)], float(labels[(k - 1) % len(labels)])
+        current = dict(zip(names, theta))
+        trace = reference.run(current, days)
+        grad = reference.backward(trace, 2.0 * (trace.final_short - label)).params
+        g = np.array([float(grad[name]) for name in names])
+        tau = np.array([float(t) for t in gradient_tolerance(trace, label, got_dtype).values()])
+        hessian = _hessian(current, days, label)
+        m_new, v_new = beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g * g
+        bc1, bc2 = 1 - beta1**k, 1 - beta2**k
+        s = np.sqrt(v_new / bc2)
+        d = s + eps
+        d_theta_d_m = -lr / (bc1 * d)  # of the new parameter by the new m and by the new v
+        d_theta_d_v = np.divide(lr * (m_new / bc1) / d**2 / (2 * bc2), s, out=np.zeros(n), where=s > 0)
+        d_theta_d_g = d_theta_d_m * (1 - beta1) + d_theta_d_v * 2 * (1 - beta2) * g
+        jacobian = np.block([
+            [eye + d_theta_d_g[:, None] * hessian, np.diag(d_theta_d_m * beta1), np.diag(d_theta_d_v * beta2)],
+            [(1 - beta1) * hessian, beta1 * eye, np.zeros((n, n))],
+            [2 * (1 - beta2) * g[:, None] * hessian, np.zeros((n, n)), beta2 * eye]])
+        by_gradient = np.concatenate([d_theta_d_g, np.full(n, 1 - beta1), 2 * (1 - beta2) * g])
+        theta_new = np.array([float(after[name]) for name in names])
+        rounding = ROUNDINGS_PER_TERM * u * np.concatenate([
+            lr * np.abs(m_new / bc1) / d + np.abs(theta_new),
+            np.abs(beta1 * m) + np.abs((1 - beta1) * g), beta2 * v + (1 - beta2) * g * g])
+        jacobians.append(jacobian)
+        local.append((by_gradient, tau, rounding))
+        theta, m, v = theta_new, m_new, v_new
+    start = np.concatenate([UNIT_ROUNDOFF[got_dtype] * np.abs([float(params[name]) for name in names]),
+                            np.zeros(2 * n)])  # setting the parameters in the subject's dtype
+    bounds = {}
+    for step in at_steps:
+        carry = np.hstack([eye, np.zeros((n, 2 * n))])  # d parameters_step / d state_k, k = step ... 0
+        total = np.zeros(n)
+        for k in range(step, 0, -1):
+            by_gradient, tau, rounding = local[k - 1]
+            # a gradient error moves the parameter, m and v of the same name at once
+            through_gradient = sum(carry[:, i * n:(i + 1) * n] * by_gradient[i * n:(i + 1) * n] for i in range(3))
+            total += np.abs(through_gradient) @ tau + np.abs(carry) @ rounding
+            carry = carry @ jacobians[k - 1]
+        total += np.abs(carry) @ start
+        bounds[step] = dict(zip(names, total.tolist()))
+    return bounds
