@@ -114,8 +114,8 @@ class Session:
             answer = handler(**request)
             changed = _changed(self.fingerprint)
             if changed:
-                raise self.load.CouldNotCheck(f"the implementation modified the checker's own code ({changed});"
-                                              " its answers cannot be trusted")
+                raise self.load.CouldNotCheck(f"the implementation modified the checker's own code "
+                                              f"({changed}); its answers cannot be trusted")
             return {"ok": answer}
         except self.load.CouldNotCheck as error:
             return {"error": str(error), "kind": "load"}
@@ -200,7 +200,8 @@ class Session:
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
                 raise LearnerError(f"{what} returned a tensor of shape {tuple(value.shape)}, not one number")
-            return {"value": float(value.detach().reshape(())), "dtype": str(value.dtype).replace("torch.", "")}
+            return {"value": float(value.detach().reshape(())),
+                    "dtype": str(value.dtype).replace("torch.", "")}
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return {"value": float(value), "dtype": "python"}
         raise LearnerError(f"{what} returned {type(value).__name__}, not a tensor")

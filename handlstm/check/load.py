@@ -167,7 +167,8 @@ def _bound_names(node: ast.stmt) -> set[str]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {node.name}
     if isinstance(node, ast.Try):
-        return set().union(*(_bound_names(s) for s in ast.walk(node) if isinstance(s, (ast.Import, ast.ImportFrom))))
+        imports = [s for s in ast.walk(node) if isinstance(s, (ast.Import, ast.ImportFrom))]
+        return set().union(*(_bound_names(s) for s in imports))
     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
     return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
 
@@ -230,12 +231,14 @@ def execute(source: Source) -> tuple[dict, list[str]]:
             if isinstance(statement, (ast.Import, ast.ImportFrom, ast.Try)):
                 if bound & needed:
                     raise CouldNotCheck(f"{where}: `{_import_text(statement)}` failed"
-                                        f" ({type(error).__name__}: {error}), which the class needs") from None
+                                        f" ({type(error).__name__}: {error}), which the class needs"
+                                        ) from None
             elif bound & needed:
                 raise CouldNotCheck(f"{where}: {describe_exception(error, source, location=False)}") from None
             what = _import_text(statement) if isinstance(statement, (ast.Import, ast.ImportFrom)) else \
                 ast.get_source_segment(source.text, statement).splitlines()[0][:60]
-            notes.append(f"{where}: left out `{what}` ({type(error).__name__}: {error}); the class does not use it")
+            notes.append(f"{where}: left out `{what}` ({type(error).__name__}: {error});"
+                         " the class does not use it")
     return namespace, notes
 
 
@@ -324,12 +327,15 @@ def find_class(namespace: dict, class_name: str | None, source: Source):
     if len(candidates) == 1:
         return classes[candidates[0]]
     if candidates:
-        raise CouldNotCheck(f"{source.path}: several classes have an lstm_unit method ({', '.join(candidates)});"
+        raise CouldNotCheck(f"{source.path}: several classes have an lstm_unit method "
+                            f"({', '.join(candidates)});"
                             f" choose one with {source.path}:{candidates[0]}")
-    found = "; ".join(f"{name} ({'no lstm_unit' if issubclass(cls, torch.nn.Module) else 'not a torch.nn.Module'})"
-                      for name, cls in classes.items()) or "no classes"
+    found = "; ".join(
+        f"{name} ({'no lstm_unit' if issubclass(cls, torch.nn.Module) else 'not a torch.nn.Module'})"
+        for name, cls in classes.items()) or "no classes"
     skipped = f"; skipped {', '.join(source.skipped)}" if source.skipped else ""
-    raise CouldNotCheck(f"{source.path}: no torch.nn.Module class with an lstm_unit method (found: {found}{skipped})")
+    raise CouldNotCheck(f"{source.path}: no torch.nn.Module class with an lstm_unit method"
+                        f" (found: {found}{skipped})")
 
 
 def _names(classes: dict) -> str:

@@ -38,7 +38,7 @@ def human(report: dict, diagnoses: list[dict] | None = None, hint=None) -> str:
         lines.append(f"  {implementation['dtype']} · {interface['lstm_unit']} · "
                      f"{_lengths(implementation['sequence_lengths'])}")
     errors = {c["message"] for c in report["checks"] if c["status"] == "error"}
-    if report["verdict"] == "error" and len(errors) == 1 and all(c["status"] == "error" for c in report["checks"]):
+    if len(errors) == 1 and all(c["status"] == "error" for c in report["checks"]):
         lines.append(f"  ! {errors.pop()}")
     else:
         width = max(len(c["id"]) for c in report["checks"])
@@ -50,7 +50,8 @@ def human(report: dict, diagnoses: list[dict] | None = None, hint=None) -> str:
             lines.append(f"  likely mistake: {diagnosis['id']}{detail}")
         first = failed[0]
         if first.get("counterexample"):
-            lines += ["  counterexample:"] + ["    " + line for line in counterexample_lines(first["counterexample"])]
+            lines.append("  counterexample:")
+            lines += ["    " + line for line in counterexample_lines(first["counterexample"])]
         best = (diagnoses or [{}])[0].get("id") or (report["diagnoses"] or [None])[0]
         text = (hint(best) if hint and best else "") or CHECK_HINTS[first["id"]]
         lines.append(f"  hint: {text}")

@@ -53,7 +53,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from hypothesis import HealthCheck, Verbosity, given, settings
 from hypothesis import example as explicit_example
 from hypothesis import strategies as st
@@ -63,7 +62,7 @@ from reference import PARAM_NAMES
 
 from .. import properties, strategies, tolerances
 from ..errors import UserError
-from ..properties import Comparison, PropertyFailure
+from ..properties import PropertyFailure
 from . import load
 from .child import receive, send
 
@@ -271,7 +270,8 @@ class Child:
             except (ProcessLookupError, PermissionError):
                 pass
         try:
-            self.code = self.zygote.request({"op": "status", "pid": self.pid}, [], time.monotonic() + 5)["code"]
+            status = self.zygote.request({"op": "status", "pid": self.pid}, [], time.monotonic() + 5)
+            self.code = status["code"]
         except ChildError:
             self.code = None
 
@@ -368,7 +368,8 @@ def probe(child: Child) -> Interface:
                                      f"for the lesson's four days: {results[LESSON_DAYS - 1]['error']}")
         dtype, results = "float32", float32
         notes.append("checked in float32: the module does not run when cast to float64")
-    elif any(r.get("dtype") not in ("float64", "python") for r in results[:len(sequences)] if "error" not in r):
+    elif any(r.get("dtype") not in ("float64", "python")
+             for r in results[:len(sequences)] if "error" not in r):
         dtype = "float32"
         notes.append("checked in float32 with float32 tolerances: given float64 it computes in float32 "
                      "(a float32 tensor is created inside the module)")
@@ -413,8 +414,8 @@ def _unit_raw(child: Child, dtype: str) -> dict:
         raw = child.call("unit_raw", params=PROBE_PARAMS, calls=calls, dtype=dtype)
     except LearnerError as error:
         raise load.CouldNotCheck(f"lstm_unit could not be called with three numbers: {error}") from None
-    if (not isinstance(raw, dict) or not isinstance(raw.get("outputs"), list) or len(raw["outputs"]) != len(calls)
-            or not all(isinstance(pair, list) and len(pair) == 2 for pair in raw["outputs"])
+    if (not isinstance(raw, dict) or not isinstance(raw.get("outputs"), list)
+            or len(raw["outputs"]) != len(calls) or not all(isinstance(pair, list) and len(pair) == 2 for pair in raw["outputs"])
             or not isinstance(raw.get("dtypes"), list)):
         raise ChildError("the checking process sent a malformed answer to unit_raw")
     return raw
@@ -784,4 +785,5 @@ def _diagnose(child: Child, subject: ChildSubject, results: dict, deadline: floa
         found = diagnose.diagnose(subject, plain, facts)
     except (ChildError, LearnerError, load.CouldNotCheck):
         found = []
-    return found or [{"id": "unknown", "detail": "no single mistake from the catalog reproduces these numbers"}]
+    return found or [{"id": "unknown",
+                      "detail": "no single mistake from the catalog reproduces these numbers"}]
