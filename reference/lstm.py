@@ -6,7 +6,8 @@ dimensions, so one call evaluates many parameter sets on many sequences.
 For speed, each quantity lives in one array with the day first (`forget[t]` is day t, one
 contiguous row) and every equation writes its result straight into that row (`out=`); the Trace
 shows the same arrays with the day on the last axis. Memories have one row more than there are
-days: `long[t]` is the long memory before day t, `long[t + 1]` the one after it.
+days: `long[t]` is the long memory before day t, `long[t + 1]` the one after it. No sum is
+reordered, so every number is bit for bit what the plain day-by-day loops give.
 """
 
 from __future__ import annotations
