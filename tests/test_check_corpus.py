@@ -36,6 +36,7 @@ CORRECT = {
     # file: (sequence lengths, dtype, lstm_unit interface)
     "correct/lesson_unrolled.py": ([4], "float64", "lstm_unit(input, long, short) -> [long, short]"),
     "correct/notebook.ipynb": ([4], "float64", "lstm_unit(input, long, short) -> [long, short]"),
+    "correct/batch_of_one.py": ([4], "float64", "lstm_unit(input, long, short) -> [long, short]"),
     "correct/loop_pytorch_lightning.py": (list(range(1, 17)), "float64",
                                           "lstm_unit(input, long, short) -> [long, short]"),
     "correct/x_short_long.py": (list(range(1, 17)), "float64", "lstm_unit(input, short, long) -> [short, long]"),

@@ -103,6 +103,7 @@ class Session:
         self.torch, self.load = torch, load
         self.fingerprint = _fingerprint()
         self.source = self.cls = self.subject = None
+        self.batched = False  # forward takes the days as a (1, T) batch
         self.names: dict[str, str] = {}
 
     def answer(self, request: dict) -> dict:
@@ -206,7 +207,10 @@ class Session:
             return {"value": float(value), "dtype": "python"}
         raise LearnerError(f"{what} returned {type(value).__name__}, not a tensor")
 
-    def op_forward_raw(self, params: dict, sequences: list, dtype: str) -> list:
+    def _forward(self, module, days, batched: bool):
+        return module(days.unsqueeze(0)) if batched else module(days)
+
+    def op_forward_raw(self, params: dict, sequences: list, dtype: str, batched: bool = False) -> list:
         """forward on each sequence: {"value", "dtype"} or {"error"} per sequence."""
         module = self.prepare(self.instance(), dtype)
         self._set(module, params, dtype)
@@ -214,7 +218,8 @@ class Session:
         for days in sequences:
             try:
                 with self.torch.no_grad():
-                    results.append(self._number(module(self._tensor(days, dtype)), "forward"))
+                    output = self._forward(module, self._tensor(days, dtype), batched)
+                    results.append(self._number(output, "forward"))
             except Exception as error:  # a forward written for some lengths only raises on others
                 results.append({"error": self.load.describe_exception(error, self.source)})
         return results
@@ -257,7 +262,7 @@ class Session:
 
     # --- the subject the properties run on ---
 
-    def op_configure(self, dtype: str, order: list, returns: list) -> bool:
+    def op_configure(self, dtype: str, order: list, returns: list, batched: bool = False) -> bool:
         from ..subjects import ModuleSubject
 
         def unit_call(module, x, long, short):
@@ -271,14 +276,18 @@ class Session:
         module = self.prepare(self.instance(), dtype)
         self.subject = ModuleSubject(module, dtype=dtype, name=self.cls.__name__, names=self.names,
                                      unit_call=unit_call)
-        self.order, self.returns = order, returns
+        self.order, self.returns, self.batched = order, returns, batched
         return True
 
     def op_unit(self, params: dict, x: float, long: float, short: float) -> list:
         return list(self.subject.unit(params, x, long, short))
 
     def op_forward(self, params: dict, days: list) -> float:
-        return self.subject.forward(params, tuple(days))
+        subject = self.subject
+        subject.set_params(params)
+        with self.torch.no_grad():
+            output = self._forward(subject.module, subject.tensor(tuple(days)), self.batched)
+        return self._number(output, "forward")["value"]
 
     def op_loss_and_grads(self, params: dict, days: list, label: float) -> dict:
         """The loss and the 12 gradients; a gradient autograd cannot give is NaN, with why."""
@@ -289,7 +298,7 @@ class Session:
             value = getattr(subject.module, attribute)
             if isinstance(value, torch.Tensor) and value.grad is not None:
                 value.grad = None  # unregistered tensors are not cleared by zero_grad
-        output = subject.module(subject.tensor(tuple(days)))
+        output = self._forward(subject.module, subject.tensor(tuple(days)), self.batched)
         if not isinstance(output, torch.Tensor):
             raise LearnerError(f"forward returned {type(output).__name__}, not a tensor")
         loss = (output.reshape(()) - label) ** 2

@@ -340,15 +340,18 @@ class Interface:
     order: tuple[str, ...] = LESSON_ORDER
     returns: tuple[str, ...] = LESSON_RETURNS
     notes: list[str] = field(default_factory=list)
+    batched: bool = False  # forward takes the days as a (1, days) batch
 
     def as_dict(self) -> dict:
         arguments = ", ".join(ARGUMENT_WORDS[a] for a in self.order)
         return {"lstm_unit": f"lstm_unit({arguments}) -> [{', '.join(self.returns)}]",
-                "arguments": list(self.order), "returns": list(self.returns), "notes": list(self.notes)}
+                "arguments": list(self.order), "returns": list(self.returns),
+                "forward_input": "(1, days)" if self.batched else "(days,)", "notes": list(self.notes)}
 
 
-def _forward_raw(child: Child, dtype: str, sequences: list) -> list[dict]:
-    results = child.call("forward_raw", params=PROBE_PARAMS, sequences=sequences, dtype=dtype)
+def _forward_raw(child: Child, dtype: str, sequences: list, batched: bool = False) -> list[dict]:
+    results = child.call("forward_raw", params=PROBE_PARAMS, sequences=sequences, dtype=dtype,
+                         batched=batched)
     if not isinstance(results, list) or len(results) != len(sequences):
         raise ChildError("the checking process sent a malformed answer to forward_raw")
     return results
@@ -360,13 +363,21 @@ def probe(child: Child) -> Interface:
     sequences = [list(PROBE_DAYS[:n]) for n in lengths]
     nudged = [s[:-1] + [s[-1] + 0.5] for s in sequences]
     notes = []
-    dtype, results = "float64", _forward_raw(child, "float64", sequences + nudged)
-    if all("error" in r for r in results[:len(sequences)]):
-        float32 = _forward_raw(child, "float32", sequences + nudged)
-        if all("error" in r for r in float32[:len(sequences)]):
-            raise load.CouldNotCheck(f"forward raised for every sequence of 1 to {strategies.MAX_DAYS} days; "
-                                     f"for the lesson's four days: {results[LESSON_DAYS - 1]['error']}")
-        dtype, results = "float32", float32
+    # the lesson's forward takes the days as they are; some learners' take a batch of one
+    found, first_error = None, None
+    for batched, dtype in ((False, "float64"), (False, "float32"), (True, "float64"), (True, "float32")):
+        results = _forward_raw(child, dtype, sequences + nudged, batched)
+        if not all("error" in r for r in results[:len(sequences)]):
+            found = dtype, batched, results
+            break
+        first_error = first_error or results[LESSON_DAYS - 1]["error"]
+    if found is None:
+        raise load.CouldNotCheck(f"forward raised for every sequence of 1 to {strategies.MAX_DAYS} days; "
+                                 f"for the lesson's four days: {first_error}")
+    dtype, batched, results = found
+    if batched:
+        notes.append("forward takes the days as a batch of one, shape (1, days); checked that way")
+    if dtype == "float32":
         notes.append("checked in float32: the module does not run when cast to float64")
     elif any(r.get("dtype") not in ("float64", "python")
              for r in results[:len(sequences)] if "error" not in r):
@@ -387,11 +398,11 @@ def probe(child: Child) -> Interface:
         dtype, raw = "float32", _unit_raw(child, "float32")
         notes.append("checked in float32 with float32 tolerances: given float64, lstm_unit computes in "
                      "float32 (a float32 tensor is created inside it)")
-    order, returns = _unit_interface(child, dtype, supported, raw["outputs"])
+    order, returns = _unit_interface(child, dtype, supported, raw["outputs"], batched)
     if (order, returns) != (LESSON_ORDER, LESSON_RETURNS):
         notes.append(f"lstm_unit takes ({', '.join(ARGUMENT_WORDS[a] for a in order)}) and returns "
                      f"[{', '.join(returns)}]: a different order than the lesson's, used consistently")
-    return Interface(supported, dtype, order, returns, notes)
+    return Interface(supported, dtype, order, returns, notes, batched)
 
 
 def _lengths_text(lengths: list[int]) -> str:
@@ -421,7 +432,8 @@ def _unit_raw(child: Child, dtype: str) -> dict:
     return raw
 
 
-def _unit_interface(child: Child, dtype: str, lengths: list[int], raw: list) -> tuple[tuple, tuple]:
+def _unit_interface(child: Child, dtype: str, lengths: list[int], raw: list, batched: bool
+                    ) -> tuple[tuple, tuple]:
     """The argument and return order of lstm_unit: the one that, chained over the days, gives what
     the learner's own forward gives (consistent use is what matters), closest to the reference."""
     by_order = {order: raw[i * len(PROBE_UNIT):(i + 1) * len(PROBE_UNIT)]
@@ -441,7 +453,7 @@ def _unit_interface(child: Child, dtype: str, lengths: list[int], raw: list) -> 
     days = list(PROBE_DAYS[:n])
     finals = child.call("unit_chains", params=PROBE_PARAMS, interpretations=INTERPRETATIONS,
                         days=days, dtype=dtype)
-    forward = _forward_raw(child, dtype, [days])[0]
+    forward = _forward_raw(child, dtype, [days], batched)[0]
     tolerance = 2 * float(tolerances.forward_tolerance(reference.run(PROBE_PARAMS, days), dtype))
     consistent = [i for i, final in zip(INTERPRETATIONS, finals)
                   if "error" not in forward and final is not None
@@ -702,7 +714,7 @@ def check(path: str, class_name: str | None = None, param_map: dict | None = Non
             interface.notes.append("parameters found by behaviour (--param-map auto): "
                                    + ", ".join(f"{lesson}={attribute}" for lesson, attribute in names.items()))
         configure = ("configure", {"dtype": interface.dtype, "order": list(interface.order),
-                                   "returns": list(interface.returns)})
+                                   "returns": list(interface.returns), "batched": interface.batched})
         child.call(configure[0], **configure[1])
         child.setup.append(configure)
         lightning = child.setup_answers[0].get("lightning") is True
