@@ -56,6 +56,13 @@ def test_correct_files_in_every_style_pass(name):
             implementation["interface"]["lstm_unit"]) == (lengths, dtype, interface)
 
 
+def test_a_plain_torch_module_passes_without_a_training_check():
+    report = check("correct/plain_module_device.py")
+    assert report["verdict"] == "pass"
+    assert [c["status"] for c in report["checks"]] == ["pass", "pass", "skip", "pass"]
+    assert "not a LightningModule" in report["checks"][2]["message"]
+
+
 def test_renamed_parameters_pass_with_their_map_and_not_without():
     mapping = json.loads((CORPUS / "correct/renamed.map.json").read_text())
     assert check("correct/renamed.py", param_map=mapping)["verdict"] == "pass"

@@ -37,6 +37,21 @@ if __name__ == "__main__":
                           "class LSTMbyHand(nn.Module):", "def helper():"]
 
 
+def test_an_if_that_only_defines_is_kept_and_the_main_guard_is_not():
+    text = """
+if torch.cuda.is_available():
+    device = "cuda"
+else:
+    device = "cpu"
+if torch.cuda.is_available():
+    model.cuda()
+if __name__ == "__main__":
+    LR = 0.1
+"""
+    assert kept(text) == ["if torch.cuda.is_available():"]
+    assert load.needed_names(load.select(ast.parse(text + "class A:\n    d = device\n"))) >= {"device", "torch"}
+
+
 def test_a_try_of_imports_is_kept_and_a_try_that_trains_is_not():
     text = """
 try:

@@ -60,7 +60,7 @@ def read_source(path: str) -> Source:
     if file.suffix not in (".py", ".ipynb"):
         raise CouldNotCheck(f"{path}: not a .py or .ipynb file")
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark is not code
     except (OSError, UnicodeDecodeError) as error:
         raise CouldNotCheck(f"{path}: cannot be read ({error})") from None
     if file.suffix == ".py":
@@ -132,6 +132,10 @@ def _is_definition(node: ast.stmt) -> bool:
     if isinstance(node, ast.Try):  # try: import lightning ... except ImportError: import pytorch_lightning
         blocks = node.body + node.orelse + node.finalbody + [s for h in node.handlers for s in h.body]
         return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Pass)) for s in blocks)
+    if isinstance(node, ast.If):  # if torch.cuda.is_available(): device = "cuda" else: ...
+        main_guard = "__name__" in {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+        return (not main_guard and _is_simple(node.test)
+                and all(_is_definition(s) or isinstance(s, ast.Pass) for s in node.body + node.orelse))
     if isinstance(node, ast.Assign):
         return all(_is_plain_target(t) for t in node.targets) and _is_simple(node.value)
     if isinstance(node, ast.AnnAssign):
@@ -166,11 +170,18 @@ def _bound_names(node: ast.stmt) -> set[str]:
         return {(a.asname or a.name).split(".")[0] for a in node.names}
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {node.name}
-    if isinstance(node, ast.Try):
-        imports = [s for s in ast.walk(node) if isinstance(s, (ast.Import, ast.ImportFrom))]
-        return set().union(*(_bound_names(s) for s in imports))
+    if isinstance(node, (ast.Try, ast.If)):
+        return set().union(set(), *(_bound_names(s) for s in _inner(node) if not isinstance(s, ast.Pass)))
     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
     return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _inner(node: ast.Try | ast.If) -> list[ast.stmt]:
+    """The statements inside a top-level try or if, through nested ones."""
+    blocks = node.body + node.orelse
+    if isinstance(node, ast.Try):
+        blocks += node.finalbody + [s for handler in node.handlers for s in handler.body]
+    return [inner for s in blocks for inner in (_inner(s) if isinstance(s, (ast.Try, ast.If)) else [s])]
 
 
 def _used_names(node: ast.stmt) -> set[str]:
@@ -220,7 +231,7 @@ def execute(source: Source) -> tuple[dict, list[str]]:
         sys.path.append(folder)
     notes = list(f"skipped {s}" for s in source.skipped)
     for statement in statements:
-        if isinstance(statement, (ast.Assign, ast.AnnAssign)) and not _bound_names(statement) & needed:
+        if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.If)) and not _bound_names(statement) & needed:
             continue  # `trainer = L.Trainer(...)`, `inputs = torch.tensor(...)`: only the script uses them
         code = compile(ast.Module(body=[statement], type_ignores=[]), source.path, "exec")
         try:
