@@ -33,6 +33,17 @@ facts)` is called (when that module exists) and returns `[{"id": ..., "detail": 
   counterexample as in the report: {"property", "parameters", "days", "label", ["memories"],
   "mismatches": [{"quantity", "expected", "got", "tolerance"}], ["error"]}.
 - `facts`: the child's facts about the module, format in handlstm/check/child.py.
+
+`check(...)` is check_file keeping diagnosis's details (`Outcome.report`, `Outcome.diagnoses`).
+The implementation's `interface` is {"lstm_unit", "arguments", "returns", "forward_input", "notes"};
+with a param_map, `implementation` also has "param_map".
+
+Processes: one fork server per parent process (`Zygote`, started on first use) imports torch
+and Lightning once; every check forks a fresh child from it (own session, folder, memory and
+CPU limits) that loads the learner's definitions. Checks may run in threads of one parent.
+A check's time limit covers everything: the fork server's start (on the first check), loading
+and probing (a quarter of it each at most, so a hang shows early), and the properties, which
+share what is left (training, which runs Trainers, three shares).
 """
 
 from __future__ import annotations
@@ -524,6 +535,7 @@ def _run_property(name: str, subject: ChildSubject, strategy, explicit: list, ex
             raise
 
     run = settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+                   report_multiple_bugs=False,
                    verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))(given(strategy)(test))
     for case in explicit:
         run = explicit_example(case)(run)
