@@ -166,11 +166,14 @@ class Zygote:
             return self._reply(max(deadline, time.monotonic() + 5), "starting the checking process")
 
     def close(self) -> None:
-        self.sock.close()  # the zygote exits when its socket closes
+        self.sock.close()  # a ready zygote exits when its socket closes
+        if not self.ready:
+            self.process.kill()  # still importing: it would notice only when done
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
 
 
 class Child:
@@ -715,7 +718,8 @@ def check(path: str, class_name: str | None = None, param_map: dict | None = Non
         child.start()
         found_class = child.setup_answers[0]["class"]
         if auto:
-            names = child.call("infer_param_map")
+            inferred = child.call("infer_param_map")
+            names = inferred["names"]
             child.setup[0][1]["names"] = names  # a restarted child loads with the inferred map
         # a forward that hangs is found here: probing takes well under a second when it does not
         child.deadline = min(total_deadline, time.monotonic() + PROBE_SHARE * timeout)
@@ -723,7 +727,7 @@ def check(path: str, class_name: str | None = None, param_map: dict | None = Non
         child.deadline = total_deadline
         interface.notes[:0] = [str(n) for n in child.setup_answers[0].get("notes", [])]
         if auto:
-            interface.notes.append("parameters found by behaviour (--param-map auto): "
+            interface.notes.append(inferred["note"] or "parameters found by behaviour (--param-map auto): "
                                    + ", ".join(f"{lesson}={attribute}" for lesson, attribute in names.items()))
         configure = ("configure", {"dtype": interface.dtype, "order": list(interface.order),
                                    "returns": list(interface.returns), "batched": interface.batched})
