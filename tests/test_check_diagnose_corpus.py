@@ -74,14 +74,14 @@ def status(subject, check: str, cases: list[Example]) -> str:
 
 
 def results_of(subject) -> list[dict]:
-    """The failing checks, level by level as `handlstm check` runs them."""
+    """The failing checks as `handlstm check` reports them; training (a Lightning run) only where
+    forward is right, since a wrong forward fails it anyway."""
     cases = examples()
-    results = [{"id": "forward", "status": "fail" if "pass" != status(subject, "unit", cases)
-                or "pass" != status(subject, "forward", cases) else "pass"}]
-    results.append({"id": "gradients", "status": status(subject, "gradients", cases)})
-    results.append({"id": "state", "status": status(subject, "state", cases[:1])})
-    results.append({"id": "training", "status": status(subject, "training", cases[:1])})
-    return results
+    right = status(subject, "unit", cases) == status(subject, "forward", cases) == "pass"
+    return [{"id": "forward", "status": "pass" if right else "fail"},
+            {"id": "gradients", "status": status(subject, "gradients", cases)},
+            {"id": "state", "status": status(subject, "state", cases[:1])},
+            {"id": "training", "status": status(subject, "training", cases[:1]) if right else "fail"}]
 
 
 def test_every_catalog_id_has_a_buggy_file():
