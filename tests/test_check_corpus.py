@@ -114,6 +114,7 @@ HOSTILE = {
     # file: the verdict it must get (each is a wrong implementation, or no implementation at all)
     "hostile/prints_all_passed.py": ("fail", None),
     "hostile/monkeypatches_torch_numpy.py": ("fail", None),
+    "hostile/returns_nan.py": ("fail", None),  # a non-finite number is never a pass
     "hostile/monkeypatches_handlstm.py": ("error", "modified the checker's own code"),
     "hostile/imports_handlstm.py": ("error", "may not import handlstm"),
     "hostile/sys_exit_in_init.py": ("error", "called sys.exit(0)"),

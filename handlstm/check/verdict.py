@@ -768,8 +768,8 @@ def _run_checks(child: Child, path: str, class_name: str, names: dict, param_map
                 results[name] = run_property(name, subject, _strategy(name, interface.lengths),
                                              _explicit(name, interface.lengths),
                                              _count(name, examples), child.deadline)
-            except (ChildError, load.CouldNotCheck) as error:
-                results[name] = PropertyResult(name, "error", f"{path}: {error}")
+            except (ChildError, load.CouldNotCheck, LearnerError) as error:  # LearnerError: on a restart
+                results[name] = PropertyResult(name, "error", _located(error, path))
                 child.stop()
     checks = [_check_entry(check, results) for check in CHECK_IDS]
     if subject.notes and any(c["id"] == "gradients" and c["status"] == "fail" for c in checks):
