@@ -79,10 +79,25 @@ class LearnerError(Exception):
     """The learner's code raised: the message says what and where, in one line."""
 
 
+def _address_space() -> int:
+    """Bytes of address space this process already maps (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _limit(memory: int, cpu_seconds: int | None = None) -> None:
+    """`memory` more bytes of address space than torch and Lightning already map (a CUDA build of
+    torch maps gigabytes it never touches), CPU seconds, output size, no core dumps."""
     import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    limit = _address_space() + memory
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     if cpu_seconds is not None:  # a backstop: the parent's own time limit normally acts first
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
     # a learner printing without end must not fill the disk
@@ -154,8 +169,12 @@ class Session:
 
     def op_infer_param_map(self) -> dict:
         """--param-map auto: which scalar parameter plays which lesson role, found by probing
-        forward (handlstm/check/automap.py); later requests use the map."""
-        from .automap import infer_param_map
+        forward (handlstm/check/automap.py); later requests use the map. {"names", "note"}: where
+        no map fits but the class has the lesson's 12 names, those (the note says so), so the
+        checks can name its mistake."""
+        from reference import PARAM_NAMES
+
+        from .automap import AmbiguousMap, infer_param_map
 
         torch = self.torch
         module = self.instance().to(torch.float32)  # every learner's module runs in float32
@@ -167,8 +186,15 @@ class Session:
                     getattr(module, attribute).fill_(value)
                 return self._number(module(torch.tensor(days, dtype=torch.float32)), "forward")["value"]
 
-        self.names = infer_param_map(scalars, probe)
-        return self.names
+        try:
+            self.names, note = infer_param_map(scalars, probe), None
+        except AmbiguousMap:
+            if not all(isinstance(getattr(module, name, None), torch.Tensor) for name in PARAM_NAMES):
+                raise
+            self.names = {name: name for name in PARAM_NAMES}
+            note = ("--param-map auto: no renaming makes this class the lesson's LSTM, so it is "
+                    "checked with the lesson's own names, which it has")
+        return {"names": self.names, "note": note}
 
     def prepare(self, module, dtype: str):
         """Cast to dtype, and give plain (unregistered) tensor or number attributes the dtype too,

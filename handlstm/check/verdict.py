@@ -81,7 +81,8 @@ EXAMPLES = 100  # Hypothesis examples per property
 CHECK_IDS = ("forward", "gradients", "training", "state")
 CHECK_PROPERTIES = {"forward": ("unit", "forward"), "gradients": ("gradients",),
                     "training": ("training",), "state": ("state",)}
-MEMORY_LIMIT = 2 * 2**30  # address space: torch and Lightning take about 0.8 GiB, training a little more
+# address space a child may add to what torch and Lightning map: training needs well under 1 GiB
+MEMORY_LIMIT = 2 * 2**30
 LESSON_ORDER, LESSON_RETURNS = ("x", "long", "short"), ("long", "short")
 ARGUMENT_WORDS = {"x": "input", "long": "long", "short": "short"}
 
@@ -261,7 +262,7 @@ class Child:
         last_line = last[-1] if last else ""
         code = self.code
         if "MemoryError" in last_line or "bad_alloc" in last_line:
-            return f"ran out of memory (limit {self.memory / 2**30:g} GiB)"
+            return f"ran out of memory (limit {self.memory / 2**30:g} GiB above torch and Lightning's own)"
         if code is None:
             return "the checking process stopped answering" + (f": {last_line}" if last_line else "")
         if code < 0:
