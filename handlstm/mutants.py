@@ -23,8 +23,12 @@ import numpy as np
 
 from reference import GATE_PARAMS, GATES, PARAM_NAMES, sigmoid
 
-ACTIVATIONS = {"sigmoid": sigmoid, "tanh": np.tanh, "identity": lambda z: z,
-               "relu": lambda z: np.maximum(z, 0.0)}
+ACTIVATIONS = {  # the squashing functions learners reach for, by torch's names
+    "sigmoid": sigmoid, "tanh": np.tanh, "identity": lambda z: z, "relu": lambda z: np.maximum(z, 0.0),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "hardsigmoid": lambda z: np.clip(z / 6 + 0.5, 0.0, 1.0), "hardtanh": lambda z: np.clip(z, -1.0, 1.0),
+    "softsign": lambda z: z / (1 + np.abs(z)), "softplus": lambda z: np.logaddexp(0.0, z),
+}
 LESSON_ACTIVATION = {"forget": "sigmoid", "input": "sigmoid", "candidate": "tanh", "output": "sigmoid"}
 GATE_OF = {name: gate for gate, names in GATE_PARAMS.items() for name in names}
 CONSTANTS = {"0": 0.0, "1": 1.0}  # `uses` may put a constant where a parameter belongs (a term left out)
@@ -41,14 +45,17 @@ CELL_UPDATES = {
     "c*f*i*g": lambda c, h, f, i, g: c * f * i * g,
     "c*f + i + g": lambda c, h, f, i, g: c * f + i + g,
     "c + f + i*g": lambda c, h, f, i, g: c + f + i * g,
+    "c*(f + i*g)": lambda c, h, f, i, g: c * (f + i * g),
+    "f + i*g": lambda c, h, f, i, g: f + i * g + 0.0 * c,
+    "c*f - i*g": lambda c, h, f, i, g: c * f - i * g,
     "h*f + i*g": lambda c, h, f, i, g: h * f + i * g,
 }
 # h' from the old and new long memory c, c' and the output gate o
 SHORT_UPDATES = {
     "tanh(c')*o": lambda c, new, o: np.tanh(new) * o,
     "c'*o": lambda c, new, o: new * o,
-    "sigmoid(c')*o": lambda c, new, o: sigmoid(new) * o,
-    "relu(c')*o": lambda c, new, o: np.maximum(new, 0.0) * o,
+    **{f"{name}(c')*o": (lambda act: lambda c, new, o: act(new) * o)(act)
+       for name, act in ACTIVATIONS.items() if name not in ("tanh", "identity")},
     "tanh(c'*o)": lambda c, new, o: np.tanh(new * o),
     "tanh(c)*o": lambda c, new, o: np.tanh(c) * o + 0.0 * new,
     "tanh(c')": lambda c, new, o: np.tanh(new) + 0.0 * o,
@@ -190,18 +197,21 @@ def classic_mistakes() -> list[Mutation]:
     """The mistakes learners make most, each a single change to the lesson's equations."""
     mistakes = []
     for gate, lesson in LESSON_ACTIVATION.items():
-        for wrong in ("tanh", "sigmoid", "relu", "identity"):
+        for wrong in ACTIVATIONS:
             if wrong != lesson:
                 shown = "the plain weighted sum" if wrong == "identity" else wrong
                 where = "the candidate" if gate == "candidate" else f"the {gate} gate"
                 mistakes.append(Mutation(activation_id(gate), f"{shown} instead of {lesson} in {where}",
                                          activations={gate: wrong}))
-    for update, detail in (("c'*o", "h' = c' * o (tanh missing)"), ("sigmoid(c')*o", "h' = sigmoid(c') * o"),
-                           ("relu(c')*o", "h' = relu(c') * o"), ("tanh(c'*o)", "h' = tanh(c' * o)"),
+    for update, detail in (("c'*o", "h' = c' * o (tanh missing)"), ("tanh(c'*o)", "h' = tanh(c' * o)"),
                            ("tanh(c)*o", "h' = tanh(c) * o with the old long memory c"),
                            ("tanh(c')", "h' = tanh(c') (output gate missing)"),
                            ("o", "h' = o (tanh(c') missing)")):
         mistakes.append(Mutation("cell-output-activation", detail, short_update=update))
+    for update in SHORT_UPDATES:
+        if update.endswith("(c')*o") and update != "tanh(c')*o":
+            mistakes.append(Mutation("cell-output-activation", f"h' = {update[:-6]}(c') * o instead of tanh",
+                                     short_update=update))
     for gate in GATES:
         w_short, w_x, _ = GATE_PARAMS[gate]
         mistakes.append(Mutation("weights-swapped", f"{w_short} and {w_x} exchanged ({_where(w_short)})",
