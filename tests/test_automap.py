@@ -161,8 +161,17 @@ def test_the_command_checks_a_renamed_file_with_the_inferred_map_and_reports_it(
     assert json.loads((tmp_path / "results.json").read_text())["score"] == 4.0
 
 
-def test_the_command_refuses_auto_for_a_class_whose_behaviour_fits_no_map(capsys):
-    buggy = CORPUS / "buggy" / "forget-gate-activation.py"
-    code = main(["check", str(buggy), "--param-map", "auto", "--examples", "2"])
+def test_the_command_refuses_auto_for_a_renamed_class_whose_behaviour_fits_no_map(capsys):
+    code = main(["check", str(CORPUS / "automap" / "renamed_forget_tanh.py"), "--param-map", "auto"])
     assert code == 2
     assert "--param-map auto cannot tell" in capsys.readouterr().err
+
+
+def test_auto_checks_a_wrong_class_with_the_lessons_names_by_those_names_and_says_so(tmp_path):
+    # no renaming fits, but the names are the lesson's: the check can still name the mistake
+    code = main(["check", str(CORPUS / "buggy" / "state-leak.py"), "--param-map", "auto", "--examples", "1",
+                 "--json", str(tmp_path / "report.json")])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (code, report["verdict"], report["diagnoses"][0]) == (1, "fail", "state-leak")
+    assert report["implementation"]["param_map"] == {name: name for name in PARAM_NAMES}
+    assert any("checked with the lesson's own names" in note for note in report["implementation"]["interface"]["notes"])

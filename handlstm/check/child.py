@@ -451,7 +451,8 @@ def serve(read_fd: int, write_fd: int) -> None:
 # thread pool exists when it forks), and forks one fresh child per check.
 
 def zygote(sock_fd: int) -> None:
-    """Serve spawn and status requests on a SOCK_SEQPACKET socket until the parent closes it.
+    """Serve spawn and status requests on a datagram socket (SOCK_SEQPACKET is Linux-only) until
+    the parent is gone.
 
     spawn: {"op": "spawn", "folder", "memory", "cpu"} with three fds (request read end, answer
     write end, log) -> {"pid"}; status: {"op": "status", "pid"} -> {"code": exit code or None}."""
@@ -459,7 +460,10 @@ def zygote(sock_fd: int) -> None:
     import socket
     import time
 
+    import select
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    parent = os.getppid()
     sock = socket.socket(fileno=sock_fd)
     import torch
 
@@ -471,6 +475,11 @@ def zygote(sock_fd: int) -> None:
     exited: dict[int, int] = {}
     while True:
         try:
+            if not select.select([sock], [], [], 1.0)[0]:
+                if os.getppid() != parent:  # a datagram socket has no end of file to tell
+                    return
+                _reap(exited)
+                continue
             message, fds, _, _ = socket.recv_fds(sock, 65536, 3)
         except OSError:
             return

@@ -129,7 +129,7 @@ class Zygote:
             return cls._shared
 
     def __init__(self):
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)  # keeps message bounds
         self.log = tempfile.TemporaryFile()
         root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
@@ -143,10 +143,12 @@ class Zygote:
         atexit.register(self.close)
 
     def _reply(self, deadline: float, waiting_for: str) -> dict:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([self.sock], [], [], left)[0]:
-            raise ChildError(f"timed out: {waiting_for} did not finish within the time limit")
-        data = self.sock.recv(65536)
+        while not select.select([self.sock], [], [], min(0.5, max(0.0, deadline - time.monotonic())))[0]:
+            if self.process.poll() is not None:  # a datagram socket has no end of file to tell
+                break
+            if time.monotonic() >= deadline:
+                raise ChildError(f"timed out: {waiting_for} did not finish within the time limit")
+        data = self.sock.recv(65536) if self.process.poll() is None else b""
         if not data:
             self.log.seek(0)
             last = self.log.read()[-2000:].decode(errors="replace").strip().splitlines()
@@ -167,14 +169,10 @@ class Zygote:
             return self._reply(max(deadline, time.monotonic() + 5), "starting the checking process")
 
     def close(self) -> None:
-        self.sock.close()  # a ready zygote exits when its socket closes
-        if not self.ready:
-            self.process.kill()  # still importing: it would notice only when done
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """Stop the fork server: it holds nothing, and each check has stopped its own child."""
+        self.sock.close()
+        self.process.kill()
+        self.process.wait()
 
 
 class Child:
