@@ -556,21 +556,21 @@ def _run_property(name: str, subject: ChildSubject, strategy, explicit: list, ex
     return PropertyResult(name, "pass")
 
 
-SUBJECT_OF = {"unit": "lstm_unit, one day", "forward": "forward", "gradients": "gradients",
-              "training": "training", "state": "forward called again"}
+SUBJECT_OF = {"unit": "lstm_unit, one day: ", "forward": "forward: ", "gradients": "", "training": "",
+              "state": ""}  # the check's own name already heads its line
 
 
 def failure_message(failure: PropertyFailure | Raised) -> str:
     """One line: the worst mismatch in the lesson's words (or what the learner's code raised)."""
     if isinstance(failure, Raised):
-        return f"{SUBJECT_OF[failure.name]}: raised {failure.error}"
+        return f"{SUBJECT_OF[failure.name] or failure.name + ': '}raised {failure.error}"
     worst = max(failure.failed, key=lambda c: c.ratio)
     more = len(failure.failed) - 1
     if failure.name == "state":
         text = f"forward gave {worst.expected:.6g}, then {worst.got:.6g} for the same days after other calls"
     else:
         text = f"{worst.quantity} is {worst.got:.6g} where the reference gives {worst.expected:.6g}"
-    return f"{SUBJECT_OF[failure.name]}: {text}" + (f" (and {more} more differ)" if more > 0 else "")
+    return f"{SUBJECT_OF[failure.name]}{text}" + (f" (and {more} more differ)" if more > 0 else "")
 
 
 def _strategy(name: str, lengths: list[int]):
