@@ -22,6 +22,7 @@ LEARNER_MODULE = "__handlstm_learner__"
 # The checker's own modules hold a correct LSTM: a learner's code may not reach for them.
 FORBIDDEN_IMPORTS = ("handlstm", "reference")
 CELL_MAGICS_KEPT = ("%%time", "%%timeit", "%%capture")  # their cell is still Python
+MESSAGE_LENGTH = 160
 
 
 class CouldNotCheck(UserError):
@@ -367,6 +368,8 @@ def describe_exception(error: BaseException, source: Source | None, location: bo
         text = "MemoryError: ran out of memory (the check's memory limit)"
     else:
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        if len(message) > MESSAGE_LENGTH:  # torch's messages run on; the first sentence says it
+            message = message[:MESSAGE_LENGTH].rsplit(" ", 1)[0] + " …"
         text = f"{type(error).__name__}: {message}" if message else type(error).__name__
     if not location or source is None:
         return text
