@@ -16,7 +16,7 @@ from handlstm.check.diagnose import CATALOG, diagnose
 from handlstm.model import LSTMByHand
 from handlstm.mutants import MutantSubject, Mutation, classic_mistakes, combine, day_patterns, hand_off_slips
 from handlstm.subjects import ModuleSubject
-from reference import PARAM_NAMES
+from reference import GATE_PARAMS, PARAM_NAMES
 
 FORWARD_FAILS = {"forward": {"id": "forward", "status": "fail"}}
 MISTAKES = classic_mistakes()
@@ -90,6 +90,29 @@ def test_a_mistake_outside_the_catalog_is_unknown():
     found = diagnose(HalfShort(Mutation()), FORWARD_FAILS, {})
     assert [d["id"] for d in found] == ["unknown"]
     assert "short memory" in found[0]["detail"]
+
+
+class HalvedGate(MutantSubject):
+    """The lesson's lstm_unit with one gate's value halved: no catalog mistake, confined to one gate."""
+
+    def __init__(self, gate: str):
+        super().__init__(Mutation())
+        self.gate = gate
+
+    def unit(self, params, x, long, short):
+        gates = {gate: (reference.sigmoid if gate != "candidate" else np.tanh)(
+            short * params[w_short] + x * params[w_x] + params[bias])
+            for gate, (w_short, w_x, bias) in GATE_PARAMS.items()}
+        gates[self.gate] = 0.5 * gates[self.gate]
+        new_long = long * gates["forget"] + gates["input"] * gates["candidate"]
+        return float(new_long), float(np.tanh(new_long) * gates["output"])
+
+
+@pytest.mark.parametrize("gate, where", [("forget", "term c*f"), ("input", "term i*g"),
+                                         ("candidate", "term i*g"), ("output", "output gate")])
+def test_a_mistake_outside_the_catalog_is_located_in_lstm_unit(gate, where):
+    found = diagnose(HalvedGate(gate), FORWARD_FAILS, {})
+    assert first(found)["id"] == "unknown" and where in found[0]["detail"]
 
 
 def test_a_float32_learner_is_diagnosed_like_a_float64_one():

@@ -374,7 +374,7 @@ def forward_mistakes(subject, extra=()) -> list[Diagnosis]:
     matched = _pairs(list(_classic()), probes, got)
     if matched:
         return [_d(m.id, m.detail) for m in matched]
-    return [_d("unknown", _where_it_differs(probes, lesson_unit))]
+    return [_d("unknown", _where_it_differs(subject, probes, lesson_unit))]
 
 
 def _pairs(pool: list[Mutation], probes: Probes, got: np.ndarray) -> list[Mutation]:
@@ -470,14 +470,35 @@ def _leak(params: dict, days: tuple[float, ...], calls: list[float], dtype: str)
     return None
 
 
-def _where_it_differs(probes: Probes, lesson_unit: bool | None) -> str:
+# i*g vanishes whether the slip is in the input gate (the candidate is 0) or in the candidate
+# (the input gate is sigmoid(-40) ~ 4e-18)
+SHUT_INPUT_TERM = {"wpr1": 0.0, "wpr2": 0.0, "bpr1": -40.0, "wp1": 0.0, "wp2": 0.0, "bp1": 0.0}
+
+
+def _where_it_differs(subject, probes: Probes, lesson_unit: bool | None) -> str:
+    """Where the numbers go wrong, for a mistake outside the catalog: which term of lstm_unit."""
     if lesson_unit is None:
         return "forward differs from the lesson's in a way no single mistake explains"
     if lesson_unit:
         return "lstm_unit agrees with the lesson, but forward does not, in a way no single mistake explains"
     long_ok = ratios(reference_unit_long(probes), probes.unit_got[:, 0], probes.dtype)
     if long_ok.size and np.all(long_ok <= 1.0):
-        return "lstm_unit's updated long memory is right but its updated short memory is not"
+        return ("lstm_unit's updated long memory is right but its updated short memory is not: look at the "
+                "output gate (wo1, wo2, bo1) and h' = tanh(c') * o")
+    # make one term of c' = c*f + i*g vanish: if the long memory is then right, the mistake is in it
+    for term, change in (("c*f: the forget gate (wlr1, wlr2, blr1) or how it meets the long memory",
+                          lambda params, x, long, short: (params, x, 0.0, short)),
+                         ("i*g: the input gate (wpr1, wpr2, bpr1) or the candidate (wp1, wp2, bp1)",
+                          lambda params, x, long, short: ({**params, **SHUT_INPUT_TERM}, x, long, short))):
+        agree = []
+        for k in range(3):
+            args = change(_at(probes.unit_params, k), *(float(v[k]) for v in probes.unit_inputs))
+            answer = _ask(subject.unit, *args)
+            expected = Mutation().unit(*args)[0]
+            got = np.array([_number(answer[0]) if answer is not None else math.inf])
+            agree.append(bool(ratios(np.array([expected]), got, probes.dtype)[0] <= 1.0))
+        if all(agree):
+            return f"lstm_unit's updated long memory is wrong only through the term {term}"
     return "lstm_unit's updated long memory differs from the lesson's in a way no single mistake explains"
 
 
