@@ -70,8 +70,12 @@ def _worker(connection: Connection, target: Target, options: dict) -> None:
     os.setpgrp()  # its own group: a kill on timeout takes whatever it started too
     from .verdict import check
 
-    outcome = check(target.path, target.class_name, **options)
-    connection.send({"report": outcome.report, "diagnoses": outcome.diagnoses})
+    try:
+        outcome = check(target.path, target.class_name, **options)
+    except UserError as error:  # e.g. a --param-map that names no lesson parameter: its one line
+        connection.send(error_outcome(target, str(error), 0.0))
+    else:
+        connection.send({"report": outcome.report, "diagnoses": outcome.diagnoses})
     connection.close()
 
 
