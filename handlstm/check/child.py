@@ -1,8 +1,10 @@
 """The child process of `handlstm check`: imports torch, Lightning and the learner's definitions,
 and answers the parent's requests with plain numbers. Trusts nothing, decides nothing.
 
-Run as `python -m handlstm.check.child READ_FD WRITE_FD MEMORY_BYTES`. Requests and answers are
-length-prefixed JSON on two dedicated pipes (never stdout, which the learner may print to):
+Normally forked from the fork server (`python -m handlstm.check.child zygote SOCKET_FD`, see
+`zygote`), which imported torch and Lightning once; standalone as `python -m handlstm.check.child
+READ_FD WRITE_FD MEMORY_BYTES`. Requests and answers are length-prefixed JSON on two dedicated
+pipes (never stdout, which the learner may print to; stdout and stdin are /dev/null):
 a request is `{"op": name, **arguments}`, an answer `{"ok": value}` or
 `{"error": one line, "kind": "learner" | "load"}`.
 
