@@ -94,7 +94,8 @@ def lightning_trajectory(module: L.LightningModule, steps: int, precision: str =
     finally:  # Trainer(deterministic=True) switches it on for the whole process
         torch.use_deterministic_algorithms(deterministic)
     optimizer = trainer.optimizers[0] if trainer.optimizers else None
-    lr = float(optimizer.param_groups[0]["lr"]) if isinstance(optimizer, torch.optim.Adam) else None
+    # exactly Adam: AdamW subclasses it but decays the weights, which the reference does not
+    lr = float(optimizer.param_groups[0]["lr"]) if type(optimizer) is torch.optim.Adam else None
     return lr, recorder.trajectory[:steps]
 
 

@@ -15,32 +15,6 @@ from handlstm.train import build_model, fit, lesson_params, predictions
 GOLDEN = golden.load()
 
 
-@pytest.fixture(scope="module")
-def lesson_run_float64(tmp_path_factory):
-    """The lesson's run (LSTMByHand, seed 42, Adam lr 0.001, 5000 epochs) through `handlstm train`'s
-    own fit, in float64: the parameters at each golden epoch and the final predictions."""
-
-    class AtGoldenEpochs(L.Callback):
-        params: dict[int, dict[str, float]] = {}
-
-        def on_train_epoch_end(self, trainer, module):
-            if trainer.current_epoch + 1 in golden.EPOCHS:
-                self.params[trainer.current_epoch + 1] = lesson_params(module)
-
-    model, recorder = build_model("hand", golden.LR, golden.SEED), AtGoldenEpochs()
-    trainer = fit(model, max(golden.EPOCHS), tmp_path_factory.mktemp("lesson"), precision="64", log=False,
-                  callbacks=[recorder])
-    assert trainer.current_epoch == max(golden.EPOCHS)
-    return {"params": recorder.params, "predictions": predictions(model)}
-
-
-@pytest.mark.slow
-def test_the_lessons_run_predicts_both_companies(lesson_run_float64):
-    """Convergence with the lesson's settings: A (label 0) below 0.05, B (label 1) above 0.95."""
-    predicted = lesson_run_float64["predictions"]
-    assert predicted["A"] < 0.05 and predicted["B"] > 0.95, predicted
-
-
 def test_golden_file_records_the_lesson_settings_and_versions():
     assert (GOLDEN["seed"], GOLDEN["lr"]) == (42, 0.001)
     assert sorted(GOLDEN["params"], key=int) == [str(e) for e in golden.EPOCHS] and golden.EPOCHS[-1] == 5000
@@ -61,16 +35,35 @@ def test_golden_early_epochs_are_the_reference_loop():
             assert abs(float(got[name]) - expected[name]) <= GOLDEN["tolerance"][str(epoch)][name], (epoch, name)
 
 
+class AtGoldenEpochs(L.Callback):
+    """Records the 12 parameters after each golden epoch."""
+
+    def __init__(self):
+        self.params: dict[int, dict[str, float]] = {}
+
+    def on_train_epoch_end(self, trainer, module):
+        if trainer.current_epoch + 1 in golden.EPOCHS:
+            self.params[trainer.current_epoch + 1] = lesson_params(module)
+
+
 @pytest.mark.slow
-def test_lightning_training_in_float64_follows_the_golden_file(lesson_run_float64):
-    """The lesson's 5000 epochs through `handlstm train`'s Trainer, float64, against the reference."""
+def test_the_lessons_run_converges_and_follows_the_golden_file_in_float64(tmp_path):
+    """The lesson's run (LSTMByHand, seed 42, Adam lr 0.001, 5000 epochs) through `handlstm train`'s
+    own fit, in float64: it predicts A < 0.05 and B > 0.95, and matches the reference's golden
+    parameters at every golden epoch. One test, so that xdist never runs the long training twice."""
+    model, recorder = build_model("hand", golden.LR, golden.SEED), AtGoldenEpochs()
+    trainer = fit(model, max(golden.EPOCHS), tmp_path, precision="64", log=False, callbacks=[recorder])
+    assert trainer.current_epoch == max(golden.EPOCHS)
+    predicted = predictions(model)
+    assert predicted["A"] < 0.05 and predicted["B"] > 0.95, predicted
     failures = []
-    for epoch, params in lesson_run_float64["params"].items():
+    for epoch, params in recorder.params.items():
         for name in reference.PARAM_NAMES:
             expected, tolerance = GOLDEN["params"][str(epoch)][name], GOLDEN["tolerance"][str(epoch)][name]
             if not abs(params[name] - expected) <= tolerance:
                 failures.append(f"epoch {epoch} {name}: golden {expected!r}, Lightning {params[name]!r}"
                                 f" (tolerance {tolerance:.3g})")
+    assert sorted(recorder.params) == list(golden.EPOCHS)
     assert not failures, "\n".join(failures)
 
 
