@@ -59,6 +59,7 @@ SHORT_UPDATES = {
     "tanh(c'*o)": lambda c, new, o: np.tanh(new * o),
     "tanh(c)*o": lambda c, new, o: np.tanh(c) * o + 0.0 * new,
     "tanh(c')": lambda c, new, o: np.tanh(new) + 0.0 * o,
+    "tanh(c') + o": lambda c, new, o: np.tanh(new) + o,
     "o": lambda c, new, o: o + 0.0 * new,
 }
 # which days forward walks, as a function of the number of days n
@@ -206,6 +207,7 @@ def classic_mistakes() -> list[Mutation]:
     for update, detail in (("c'*o", "h' = c' * o (tanh missing)"), ("tanh(c'*o)", "h' = tanh(c' * o)"),
                            ("tanh(c)*o", "h' = tanh(c) * o with the old long memory c"),
                            ("tanh(c')", "h' = tanh(c') (output gate missing)"),
+                           ("tanh(c') + o", "h' = tanh(c') + o instead of tanh(c') * o"),
                            ("o", "h' = o (tanh(c') missing)")):
         mistakes.append(Mutation("cell-output-activation", detail, short_update=update))
     for update in SHORT_UPDATES:
@@ -223,6 +225,9 @@ def classic_mistakes() -> list[Mutation]:
         if {a, b} == {"input", "candidate"}:
             continue  # c*f + g*i is c*f + i*g: no behaviour tells this exchange apart
         mistakes.append(Mutation("gates-swapped", f"{a} and {b} gates exchanged", gate_roles=_swap(a, b)))
+    for a, b in itertools.permutations(GATES, 2):
+        mistakes.append(Mutation("gates-swapped", f"the {b} gate's value used where the {a} gate's belongs",
+                                 gate_roles={a: b}))
     for a in GATES:
         if a != "candidate":  # between two sigmoid gates this is the exchange above
             uses = {p: q for mine, theirs in zip(GATE_PARAMS[a], GATE_PARAMS["candidate"])

@@ -168,6 +168,8 @@ class Facts:
         elif self.optimizer.get("class") not in (None, "Adam"):
             found.append(_d("optimizer-params",
                             f"the optimizer is {self.optimizer['class']}, the lesson's is Adam"))
+        elif self.optimizer.get("lr") == 0:
+            found.append(_d("optimizer-params", "the optimizer's learning rate is 0"))
         returned = self.training_step.get("returned")
         if self.training_step.get("returns_loss") is False:
             shown = "nothing" if returned == "None" else f"a {returned} that carries no gradient"
