@@ -110,6 +110,16 @@ def test_a_forward_that_never_ends_is_cut_by_the_time_limit():
     assert "timed out: forward did not finish" in error_line(report)
 
 
+def test_a_check_that_hangs_is_cut_and_the_other_checks_still_run():
+    timeout = 2 * HANG_TIMEOUT  # the properties share what loading and probing leave
+    started = time.monotonic()
+    report = check("broken/training_hangs.py", timeout=timeout)
+    assert time.monotonic() - started < timeout
+    assert [c["status"] for c in report["checks"]] == ["pass", "pass", "error", "pass"]
+    assert "timed out: Lightning training did not finish" in report["checks"][2]["message"]
+    assert report["verdict"] == "error"
+
+
 HOSTILE = {
     # file: the verdict it must get (each is a wrong implementation, or no implementation at all)
     "hostile/prints_all_passed.py": ("fail", None),
