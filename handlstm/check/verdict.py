@@ -64,7 +64,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import example as explicit_example
 from hypothesis import strategies as st
 
@@ -503,7 +503,10 @@ class _OutOfTime(BaseException):
 HEADROOM_LABEL = "learner's check"
 # Shrinking a 12-parameter, 16-day example can take thousands of calls; after this long the
 # smallest failing example found so far is reported (each one Hypothesis tried is a real failure).
-SHRINK_SECONDS = 2.0  # the headroom report is about handlstm's own subjects
+SHRINK_SECONDS = 2.0
+# no "explain" phase: it re-runs the failing example many times to annotate source lines of the
+# test function, which here are the checker's own, not the learner's
+PHASES = (Phase.explicit, Phase.generate, Phase.target, Phase.shrink)  # the headroom report is about handlstm's own subjects
 
 
 def run_property(name: str, subject: ChildSubject, strategy, explicit: list, examples: int,
@@ -537,7 +540,7 @@ def _run_property(name: str, subject: ChildSubject, strategy, explicit: list, ex
             raise
 
     run = settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                   report_multiple_bugs=False,
+                   report_multiple_bugs=False, phases=PHASES,
                    verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))(given(strategy)(test))
     for case in explicit:
         run = explicit_example(case)(run)
