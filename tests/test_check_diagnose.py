@@ -336,3 +336,12 @@ def test_helpers_compute_the_lesson_when_unmutated():
 def test_a_forward_check_that_ran_out_of_time_does_not_hide_a_gradient_mistake():
     found = diagnose(subject(DetachedMemories), results(forward="error", gradients="fail"), facts())
     assert first(found)["id"] == "gradient-blocked"
+
+
+def test_a_forward_that_gives_no_number_is_unknown_and_says_so():
+    class NoForward(MutantSubject):
+        def forward(self, params, days):
+            raise RuntimeError("forward returned list, not a tensor")
+
+    found = diagnose(NoForward(Mutation()), FORWARD_FAILS, {})
+    assert found == [{"id": "unknown", "detail": "lstm_unit is right, but forward gives no number for four days"}]

@@ -363,6 +363,8 @@ def forward_mistakes(subject, extra=()) -> list[Diagnosis]:
     lesson_unit = explains(Mutation(), probes, unit_only) if unit_answered else None
     if not probes.repeatable:
         return _unrepeatable(subject, probes, lesson_unit)
+    if np.all(np.isnan(probes.forward_got)) and lesson_unit:
+        return [_d("unknown", "lstm_unit is right, but forward gives no number for four days")]
     if explains(Mutation(), probes, got):
         return []
     for view in VIEWS if unit_answered else (LESSON_VIEW,):
