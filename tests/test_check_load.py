@@ -136,3 +136,15 @@ def test_a_syntax_error_names_file_and_line(tmp_path):
 ])
 def test_path_and_class_are_split_at_the_last_colon(target, expected):
     assert split_target(target) == expected
+
+
+def test_a_writefile_cell_of_python_is_code_and_a_pasted_pip_line_is_not(tmp_path):
+    path = notebook(tmp_path, [("code", "%%writefile lstm.py\nimport torch\nclass A:\n    pass")])
+    assert kept(load.read_source(path).text) == ["import torch", "class A:"]
+    script = tmp_path / "lstm.py"
+    script.write_text("!pip install lightning\nimport torch\n")
+    source = load.read_source(str(script))
+    assert kept(source.text) == ["import torch"] and source.skipped == ["notebook commands (! and % lines)"]
+    script.write_text("!pip install lightning\nimport torch\nclass A(\n")  # still broken: say so
+    with pytest.raises(load.CouldNotCheck, match="line 1: syntax error"):
+        load.parse(load.read_source(str(script)))

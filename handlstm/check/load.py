@@ -65,8 +65,23 @@ def read_source(path: str) -> Source:
     except (OSError, UnicodeDecodeError) as error:
         raise CouldNotCheck(f"{path}: cannot be read ({error})") from None
     if file.suffix == ".py":
-        return Source(path, text)
+        return _script_source(path, text)
     return _notebook_source(path, text)
+
+
+def _script_source(path: str, text: str) -> Source:
+    """A .py file; one that parses only without `!pip install ...` lines pasted from a notebook
+    is read without them (its syntax errors are reported as they are otherwise)."""
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        cleaned = _without_magics(text, whole_cell=False)
+        try:
+            ast.parse(cleaned)
+        except SyntaxError:
+            return Source(path, text)
+        return Source(path, cleaned, skipped=["notebook commands (! and % lines)"])
+    return Source(path, text)
 
 
 def _notebook_source(path: str, text: str) -> Source:
@@ -95,12 +110,14 @@ def _notebook_source(path: str, text: str) -> Source:
     return Source(path, "\n".join(lines) + "\n", starts, skipped)
 
 
-def _without_magics(code: str) -> str | None:
+def _without_magics(code: str, whole_cell: bool = True) -> str | None:
     """The cell with IPython's line magics and shell escapes blanked (lines keep their numbers);
-    None for a cell magic other than timing or capture (%%bash, %%writefile, ...)."""
+    None for a cell magic other than timing, capture or writing a .py file (%%bash, %%html, ...)."""
     lines = code.splitlines()
-    if lines and lines[0].lstrip().startswith("%%"):
-        if lines[0].split()[0] not in CELL_MAGICS_KEPT:
+    if whole_cell and lines and lines[0].lstrip().startswith("%%"):
+        magic = lines[0].split()
+        writes_python = magic[0] == "%%writefile" and magic[-1].endswith(".py")  # Colab's way to a module
+        if magic[0] not in CELL_MAGICS_KEPT and not writes_python:
             return None
         lines[0] = ""
     out = []
