@@ -176,6 +176,7 @@ def reference_throughput(quick: bool) -> dict:
                      "ratio": numpy_s / torch_s, "torch_1_thread_ms": 1e3 * median(single["torch"]),
                      "ratio_1_thread": median(single["numpy"]) / median(single["torch"])})
         result[f"reference_ratio_1e{exponent}"] = numpy_s / torch_s
+        result[f"reference_ratio_1e{exponent}_torch_1_thread"] = rows[-1]["ratio_1_thread"]
     result["reference"] = rows
     return result
 
@@ -252,12 +253,11 @@ def scaling(quick: bool) -> dict:
                 seconds = _wall_any_exit(command)
                 rows.append({"files": count, "jobs": jobs, "seconds": seconds,
                              "files_per_minute": 60 * count / seconds})
-    best = max(rows, key=lambda r: (r["files"], r["files_per_minute"]))
     biggest = [r for r in rows if r["files"] == max(counts)]
     fastest = max(biggest, key=lambda r: r["files_per_minute"])
     return {"scaling": rows, "class_of_1000_jobs": fastest["jobs"],
             "class_of_1000_files_per_minute": fastest["files_per_minute"],
-            "class_of_1000_minutes": 1000 / fastest["files_per_minute"], "scaling_best": best}
+            "class_of_1000_minutes": 1000 / fastest["files_per_minute"]}
 
 
 def _wall_any_exit(command: list[str]) -> float:
@@ -302,7 +302,8 @@ def table(results: dict) -> str:
     add = lines.append
     m = results["machine"]
     add(f"machine: {m['cpu']}, {m['cores']} cores; python {m['python']}, numpy {m['numpy']}, "
-        f"torch {m['torch']}; load average {m['load_average_before']:.2f} at start; {m['when']}")
+        f"torch {m['torch']}; load average {m['load_average_before']:.2f} at start, "
+        f"{m['load_average_after']:.2f} at the end; {m['when']}")
     if "training_ratio" in results:
         add("")
         add(f"1. training, per optimizer step (median of {results['training_repeats']} runs of "
@@ -373,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             results.update(measure(args.quick))
         except Unavailable as why:
             results["unavailable"][f"{key}. {name}"] = str(why)
+    results["machine"]["load_average_after"] = os.getloadavg()[0]
     print(table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
