@@ -21,31 +21,28 @@ def caught_by_forward_properties(subject, example) -> bool:
                    for comparison in properties.PROPERTIES[name](subject, example))
 
 
-def test_forward_properties_catch_every_classic_mistake():
-    """One Hypothesis run draws examples until each mistake has been told from the lesson by one."""
-    uncaught = {m.detail: MutantSubject(m) for m in classic_mistakes()}
-    assert len(uncaught) == len(classic_mistakes())  # details name the mistakes one to one
+def uncaught_after_drawing(mutations, strategy, max_examples: int) -> list[str]:
+    """Draw examples until each mutation has been told from the lesson by one; what is left."""
+    uncaught = {m.detail: MutantSubject(m) for m in mutations}
+    assert len(uncaught) == len(mutations)  # details name the mistakes one to one
 
-    @settings(max_examples=50, database=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(strategies.examples())
+    @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(strategy)
     def draw(example):
-        for detail in [d for d, subject in uncaught.items() if caught_by_forward_properties(subject, example)]:
-            del uncaught[detail]
+        for detail, subject in list(uncaught.items()):
+            if caught_by_forward_properties(subject, example):
+                del uncaught[detail]
 
     draw()
-    assert not uncaught, f"no drawn example tells these from the lesson's equations: {sorted(uncaught)}"
+    return sorted(uncaught)
+
+
+def test_forward_properties_catch_every_classic_mistake():
+    uncaught = uncaught_after_drawing(classic_mistakes(), strategies.examples(), 50)
+    assert not uncaught, f"no drawn example tells these from the lesson's equations: {uncaught}"
 
 
 def test_forward_properties_catch_every_misreading_of_four_days():
-    uncaught = {m.detail: MutantSubject(m) for m in day_patterns(4) + hand_off_slips(4)}
-
-    @settings(max_examples=20, database=None, derandomize=True, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(strategies.examples(4, 4))
-    def draw(example):
-        for detail in [d for d, subject in uncaught.items() if caught_by_forward_properties(subject, example)]:
-            del uncaught[detail]
-
-    draw()
-    assert not uncaught, f"no drawn example tells these from the lesson's equations: {sorted(uncaught)}"
+    uncaught = uncaught_after_drawing(day_patterns(4) + hand_off_slips(4), strategies.examples(4, 4), 20)
+    assert not uncaught, f"no drawn example tells these from the lesson's equations: {uncaught}"
