@@ -293,7 +293,9 @@ def _loss_and_grads(p, days, label, long_memory, short_memory, loss: np.ndarray,
     np.square(error, out=loss)
 
 
-PIECE = 16384  # elements per piece
+# elements in one piece: its working arrays stay in the caches, and a thread is worth handing it
+# (smaller batches run whole: on a busy 2-core machine a second thread there costs more than it saves)
+PIECE = 16384
 
 
 def _pieces(batch: tuple[int, ...]) -> list[slice | EllipsisType]:
@@ -327,23 +329,13 @@ class _Scratch(threading.local):
 _SCRATCH = _Scratch()
 
 
-PIECE = 16384  # elements per piece
-
-
-def _pieces(batch: tuple[int, ...]) -> list[slice]:
-    """Row ranges of the batch's first axis, about PIECE elements each."""
-    if not batch:
-        return [slice(None)]
-    rows = max(1, PIECE // max(1, math.prod(batch[1:])))
-    if batch[0] < 2 * rows:
-        return [slice(None)]
-    return [slice(start, start + rows) for start in range(0, batch[0], rows)]
+def _cores() -> int:
+    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()) or 1
 
 
 @functools.cache
 def _workers() -> ThreadPoolExecutor:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return ThreadPoolExecutor(max_workers=cores or 1)
+    return ThreadPoolExecutor(max_workers=_cores())
 
 
 # a forked child (handlstm check's workers) does not inherit the pool's threads: it makes its own
