@@ -45,7 +45,8 @@ def _settings(config) -> dict:
         try:
             settings["param_map"] = _read_param_map(param_map)
         except UserError as error:
-            raise pytest.UsageError(f"--handlstm-param-map {str(error).removeprefix('--param-map ')}") from None
+            reason = str(error).removeprefix("--param-map ")
+            raise pytest.UsageError(f"--handlstm-param-map {reason}") from None
     for option, key in (("handlstm_examples", "examples"), ("handlstm_timeout", "timeout")):
         if config.getoption(option) is not None:
             settings[key] = config.getoption(option)
@@ -102,7 +103,8 @@ def pytest_report_header(config):
     param_map = settings.get("param_map")
     lines = [f"handlstm: checking {settings['path']}"
              + (f" class {settings['class_name']}" if settings["class_name"] else " (class found by lstm_unit)")]
-    options = [f"param map: {'auto (inferred from behaviour)' if param_map == 'auto' else 'given' if param_map else 'lesson names'}",
+    mapping = "auto (inferred from behaviour)" if param_map == "auto" else "given" if param_map else "lesson names"
+    options = [f"param map: {mapping}",
                f"examples per property: {settings.get('examples', 'default')}",
                f"time limit: {settings.get('timeout', 'default')} s",
                "run isolated in a child process, once per session"]

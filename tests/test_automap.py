@@ -24,7 +24,8 @@ SCHEMES = {
 
 
 def renaming(scheme: str) -> dict[str, str]:
-    return {name: SCHEMES[scheme](gate, slot) for gate in GATES for slot, name in enumerate(GATE_PARAMS[gate])}
+    return {name: SCHEMES[scheme](gate, slot)
+            for gate in GATES for slot, name in enumerate(GATE_PARAMS[gate])}
 
 
 def mutation_probe(mutation: Mutation, rename: dict[str, str]):
@@ -174,4 +175,5 @@ def test_auto_checks_a_wrong_class_with_the_lessons_names_by_those_names_and_say
     report = json.loads((tmp_path / "report.json").read_text())
     assert (code, report["verdict"], report["diagnoses"][0]) == (1, "fail", "state-leak")
     assert report["implementation"]["param_map"] == {name: name for name in PARAM_NAMES}
-    assert any("checked with the lesson's own names" in note for note in report["implementation"]["interface"]["notes"])
+    notes = report["implementation"]["interface"]["notes"]
+    assert any("checked with the lesson's own names" in note for note in notes)

@@ -17,7 +17,8 @@ from reference import PARAM_NAMES
 
 COUNTEREXAMPLE = {"property": "forward", "parameters": {name: 0.5 for name in PARAM_NAMES},
                   "days": [1.0, 0.5], "label": 0.0,
-                  "mismatches": [{"quantity": "final short memory", "expected": 0.12, "got": 0.31, "tolerance": 1e-15}]}
+                  "mismatches": [{"quantity": "final short memory", "expected": 0.12, "got": 0.31,
+                                  "tolerance": 1e-15}]}
 
 
 def report(verdict, statuses, diagnoses=(), path="class/alice.py"):
@@ -118,7 +119,8 @@ def test_the_junit_validator_catches_broken_documents(junit):
 
 def test_junit_has_a_suite_per_file_and_a_case_per_check(junit):
     root = ET.fromstring(junit.encode())
-    assert [suite.get("name") for suite in root] == ["class/alice.py", "bob.ipynb", "carol & dave's <lstm>.py"]
+    assert [suite.get("name") for suite in root] == [
+        "class/alice.py", "bob.ipynb", "carol & dave's <lstm>.py"]
     assert [[case.get("name") for case in suite.iter("testcase")] for suite in root] == [
         ["forward", "gradients", "training", "state"]] * 3
     assert root.get("tests") == "12" and root.get("failures") == "2" and root.get("errors") == "4"
@@ -131,7 +133,8 @@ def test_junit_failures_carry_the_diagnosis_hint_and_counterexample(junit):
     assert failure.get("message") == "final short memory differs"
     assert "likely mistake: forget-gate-activation\nlikely mistake: unknown" in failure.text
     assert "hint: see the catalog entry for forget-gate-activation" in failure.text
-    assert "days: [1.0, 0.5]" in failure.text and "final short memory: expected 0.12, got 0.31" in failure.text
+    assert "days: [1.0, 0.5]" in failure.text
+    assert "final short memory: expected 0.12, got 0.31" in failure.text
     assert bob.find("testcase[@name='gradients']/skipped") is not None
     assert bob.find("testcase[@name='state']").findall("*") == []
     carol = ET.fromstring(junit.encode())[2]
@@ -200,7 +203,8 @@ def test_gradescope_scores_each_passed_check_and_explains_each_failure():
         (0.0, 1.0, "failed"), (0.0, 1.0, "failed"), (0.0, 1.0, "failed"), (1.0, 1.0, "passed")]
     assert results["score"] == 1.0
     forward = results["tests"][0]["output"]
-    assert "likely mistake: forget-gate-activation" in forward and "hint: use sigmoid in the forget gate" in forward
+    assert "likely mistake: forget-gate-activation" in forward
+    assert "hint: use sigmoid in the forget gate" in forward
     assert "got 0.31" in forward
     assert exports.gradescope_results(PASSING)["score"] == 4.0
     assert exports.gradescope_results(BROKEN)["score"] == 0.0

@@ -103,8 +103,8 @@ def test_the_junit_file_has_a_suite_per_file(graded):
 # --- discovery, without checking anything --------------------------------------------------------
 
 def test_discovery_finds_python_files_and_notebooks_and_skips_hidden_folders(tmp_path):
-    for name in ("a.py", "sub/b.ipynb", "sub/notes.txt", ".hidden/c.py", "sub/.ipynb_checkpoints/b-checkpoint.ipynb",
-                 "__pycache__/d.py"):
+    for name in ("a.py", "sub/b.ipynb", "sub/notes.txt", ".hidden/c.py",
+                 "sub/.ipynb_checkpoints/b-checkpoint.ipynb", "__pycache__/d.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
     targets = grading.discover([str(tmp_path), str(tmp_path / "a.py:MyLSTM"), str(tmp_path / "missing.py")])

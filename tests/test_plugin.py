@@ -25,7 +25,8 @@ def test_a_correct_implementation_passes_one_item_per_check_and_k_selects(pytest
     result.assert_outcomes(passed=3, deselected=1)
     for check in ("forward", "gradients", "state"):
         result.stdout.fnmatch_lines([f"*lesson_correct.py::{check} PASSED*"])
-    result.stdout.fnmatch_lines(["handlstm: checking *lesson_correct.py*", "handlstm: param map: lesson names*",
+    result.stdout.fnmatch_lines(["handlstm: checking *lesson_correct.py*",
+                                 "handlstm: param map: lesson names*",
                                  "*handlstm*", "verdict: pass*",
                                  "implementation: *lesson_correct.py:LSTMbyHand · float64 · lstm_unit(*"])
     assert result.ret == 0

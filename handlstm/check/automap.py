@@ -92,7 +92,8 @@ def _one_round(names: list[str], probe: ForwardProbe, found: dict[str, str]) -> 
                    for days in PROBE_DAYS for value in PROBE_VALUES for role in open_roles}
     newly: dict[str, str] = {}
     for attribute in (a for a in names if a not in found.values()):
-        got = {(days, value): float(probe({a: 0.0 for a in names} | held_attributes | {attribute: value}, days))
+        zeros = {a: 0.0 for a in names}
+        got = {(days, value): float(probe(zeros | held_attributes | {attribute: value}, days))
                for days in PROBE_DAYS for value in PROBE_VALUES}
         fits = []
         for role in open_roles:

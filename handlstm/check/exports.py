@@ -88,7 +88,7 @@ def junit_xml(reports: Sequence[dict], hint: Callable[[str], str] | None = None,
 
 
 def _diagnoses(report: dict, details: Sequence[list] | None, index: int) -> list:
-    """Diagnosis's details for the report where given (they say which parameter is misused where), else its ids."""
+    """Diagnosis's details for the report where given (which parameter is misused where), else its ids."""
     return (details[index] if details and details[index] else None) or report.get("diagnoses", [])
 
 
@@ -118,7 +118,8 @@ def gradescope_results(report: dict, hint: Callable[[str], str] | None = None,
         summary += "; likely mistake: " + ", ".join(report["diagnoses"])
     if implementation.get("param_map"):
         summary += "; parameter map: " + json.dumps(implementation["param_map"])
-    return {"score": sum(t["score"] for t in tests), "execution_time": round(float(report.get("seconds") or 0.0)),
+    return {"score": sum(t["score"] for t in tests),
+            "execution_time": round(float(report.get("seconds") or 0.0)),
             "output": summary, "output_format": "text", "stdout_visibility": "hidden", "tests": tests}
 
 

@@ -179,11 +179,13 @@ def summary_table(targets: Sequence[Target], reports: Sequence[dict], width: int
          _clip(_without_path(first_diagnosis(r), t.path), width), f"{float(r.get('seconds') or 0):.1f}")
         for t, r in zip(targets, reports)]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+    lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths)))
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     counts = {v: sum(r["verdict"] == v for r in reports) for v in VERDICT_CODE}
-    lines.append(f"{len(reports)} files: {counts['pass']} pass, {counts['fail']} fail, {counts['error']} error")
+    lines.append(f"{len(reports)} files: {counts['pass']} pass, {counts['fail']} fail, "
+                 f"{counts['error']} error")
     return "\n".join(lines)
 
 
@@ -212,9 +214,11 @@ def write_csv(path: str, targets: Sequence[Target], reports: Sequence[dict]) -> 
             param_map = implementation.get("param_map")
             writer.writerow([target.path, implementation.get("class") or target.class_name or "",
                              report["verdict"], sum(s == "pass" for s in status.values()), len(status),
-                             *(status.get(c, "") for c in GRADEBOOK_CHECKS), " ".join(report.get("diagnoses", [])),
+                             *(status.get(c, "") for c in GRADEBOOK_CHECKS),
+                             " ".join(report.get("diagnoses", [])),
                              first_diagnosis(report) if report["verdict"] == "error" else "",
-                             json.dumps(param_map) if param_map else "", f"{float(report.get('seconds') or 0):.2f}"])
+                             json.dumps(param_map) if param_map else "",
+                             f"{float(report.get('seconds') or 0):.2f}"])
 
 
 def write_report_dir(directory: str, targets: Sequence[Target], reports: Sequence[dict]) -> None:
@@ -253,7 +257,8 @@ class ProgressBar:
         filled = self.width * done // max(total, 1)
         elapsed = time.monotonic() - self.started
         self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} "
-                          f"pass {self.counts['pass']} fail {self.counts['fail']} error {self.counts['error']} "
+                          f"pass {self.counts['pass']} fail {self.counts['fail']} "
+                          f"error {self.counts['error']} "
                           f"{elapsed:4.0f} s ")
         if done == total:
             self.stream.write("\n")
@@ -267,7 +272,8 @@ def default_jobs() -> int:
 def configure(parser) -> None:
     """The options for many files and for CI and autograder reports (added to `handlstm check`)."""
     parser.add_argument("--jobs", "-j", metavar="J", type=int, default=None,
-                        help="with several files or a folder: check J files at a time (default: the number of cores)")
+                        help="with several files or a folder: check J files at a time "
+                             "(default: the number of cores)")
     parser.add_argument("--report-dir", metavar="DIR", default=None,
                         help="write each file's JSON report to DIR/<its path>.json")
     parser.add_argument("--csv", metavar="FILE", default=None, help="write a gradebook: one row per file")
@@ -288,7 +294,8 @@ def run(args) -> int:
 
     if args.json:
         raise UserError("--json writes one file's report; for several files use --report-dir DIR")
-    options = {"param_map": read_param_map(args.param_map), "timeout": args.timeout, "examples": args.examples}
+    options = {"param_map": read_param_map(args.param_map), "timeout": args.timeout,
+               "examples": args.examples}
     if options["examples"] < 1 or not options["timeout"] > 0:
         raise UserError("--examples must be at least 1 and --timeout positive")
     _, _, code = grade(args.target, jobs=args.jobs, report_dir=args.report_dir, csv_path=args.csv,
