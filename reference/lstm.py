@@ -200,16 +200,16 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float
     d_params.fill(0.0)
     d_weights_short, d_weights_x, d_biases = d_params[:, 0], d_params[:, 1], d_params[:, 2]
     products = allocate("products", (4,) + batch)
+    slack = derivative_slack
     for t in reversed(range(steps)):
         # h_t = tanh(c_t) * o
         np.multiply(d_short[t + 1], tanh_long[t], out=d_output[t])
-        d_long[t + 1] += d_short[t + 1] * output[t] * _slacked(1.0 - tanh_long[t] ** 2, derivative_slack)
+        d_long[t + 1] += d_short[t + 1] * output[t] * _slacked(1.0 - tanh_long[t] ** 2, slack)
         # c_t = c_{t-1} * f + i * g
         np.multiply(d_long[t + 1], long_before[t], out=d_forget[t])
         np.multiply(d_long[t + 1], candidate[t], out=d_input[t])
         np.multiply(d_long[t + 1], input_[t], out=d_candidate[t])
         # back through each gate's squashing function to its weighted sum
-        slack = derivative_slack
         np.multiply(d_forget[t], _slacked(forget[t] * (1.0 - forget[t]), slack), out=d_forget_sum[t])
         np.multiply(d_input[t], _slacked(input_[t] * (1.0 - input_[t]), slack), out=d_input_sum[t])
         np.multiply(d_candidate[t], _slacked(1.0 - candidate[t] ** 2, slack), out=d_candidate_sum[t])
