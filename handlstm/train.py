@@ -172,7 +172,7 @@ def fit(model, epochs: int, out: str | os.PathLike, *, precision: str = "32", re
     import lightning as L
 
     from .data import dataloader
-    from .training import dtype_of, one_thread, quiet_lightning
+    from .training import dtype_of, frozen_heap, one_thread, quiet_lightning
 
     lightning_precision = PRECISIONS.get(str(precision), precision)
     # in the training dtype before Lightning restores a checkpoint into it, so float64 values
@@ -194,8 +194,9 @@ def fit(model, epochs: int, out: str | os.PathLike, *, precision: str = "32", re
             enable_model_summary=False,  # a table of 12 scalars (or one nn.LSTM) says nothing new
             default_root_dir=out,
         )
-        trainer.fit(model, train_dataloaders=dataloader(dtype_of(lightning_precision)),
-                    ckpt_path=os.fspath(resume) if resume else None, weights_only=False)
+        with frozen_heap():
+            trainer.fit(model, train_dataloaders=dataloader(dtype_of(lightning_precision)),
+                        ckpt_path=os.fspath(resume) if resume else None, weights_only=False)
     if log:
         trainer.save_checkpoint(Path(trainer.log_dir) / "checkpoints" / CHECKPOINT, weights_only=False)
     return trainer
@@ -214,7 +215,7 @@ def predictions(module) -> dict[str, float]:
 def plot(metrics_csv: Path, target: Path) -> str:
     """out_0 and out_1 over the epochs, from the CSV log, as a PNG; returns a line saying what happened."""
     if importlib.util.find_spec("matplotlib") is None:
-        return "plot skipped: matplotlib is not installed (pip install 'handlstm[plot]')"
+        return "plot skipped: matplotlib is not installed (pip install matplotlib)"
     if not metrics_csv.is_file():
         return "plot skipped: nothing was logged (no epochs trained)"
     import csv
