@@ -129,3 +129,14 @@ def test_the_progress_bar_draws_only_on_a_terminal():
     grading.ProgressBar(2, stream=hidden)(target, report, 1, 2)
     assert "1/2" in shown.getvalue() and "fail 1" in shown.getvalue()
     assert hidden.getvalue() == ""
+
+
+def test_a_worker_that_overruns_its_limit_is_stopped_and_costs_only_its_own_row(monkeypatch):
+    # check_file keeps its own time limits; this is the guard behind them, forced down to 2 s
+    monkeypatch.setattr(grading, "WORKER_SLACK_S", 2.0 - 60.0)
+    hang = Path(__file__).parent / "corpus" / "hostile" / "infinite_loop_in_init.py"
+    targets = grading.discover([str(hang), str(FOLDER / "syntax_error.py")])
+    outcomes = grading.check_many(targets, jobs=2, options={"timeout": 60.0, "examples": 1})
+    hung, broken = (o["report"] for o in outcomes)
+    assert hung["verdict"] == "error" and "no answer within 2 s; stopped" in hung["checks"][0]["message"]
+    assert broken["verdict"] == "error" and "syntax error" in broken["checks"][0]["message"]

@@ -149,12 +149,35 @@ def check_many(targets: Sequence[Target], jobs: int, options: dict,
 
 
 def _kill(process) -> None:
-    """Stop a worker and everything it started (its own process group)."""
+    """Stop a worker and everything it started: its own process group, and the descendants that
+    left it (the learner's child runs in a session of its own)."""
+    for pid in _descendants(process.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, AttributeError):
         process.kill()
     process.join(5)
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process below `root`, from /proc (empty where there is no /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
 
 
 # --- reporting -------------------------------------------------------------------------------
