@@ -17,7 +17,7 @@ DEFAULT_EXAMPLES = 100  # keep equal to verdict.EXAMPLES (verdict is imported on
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="PATH[:CLASS]", nargs="+",
                         help="a learner's .py file or .ipynb notebook, optionally :ClassName; "
-                             "several, or folders of them, are graded together (handlstm/check/grading.py)")
+                             "several, or folders of them, are graded together")
     parser.add_argument("--param-map", metavar="MAP.json", default=None,
                         help="JSON object from each lesson name to the learner's attribute name, "
                              'e.g. {"wlr1": "w_blue1", ...}; or auto: inferred from behaviour')
