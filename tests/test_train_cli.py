@@ -112,4 +112,4 @@ def test_missing_matplotlib_is_one_line_and_not_an_error(tmp_path, capsys, monke
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
     assert train(tmp_path, "--epochs", "1") == 0
-    assert "plot skipped: matplotlib is not installed (pip install 'handlstm[plot]')" in capsys.readouterr().out
+    assert "plot skipped: matplotlib is not installed (pip install matplotlib)" in capsys.readouterr().out
