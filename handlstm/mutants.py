@@ -97,8 +97,7 @@ class Mutation:
     @property
     def changes_unit(self) -> bool:
         """Whether one lstm_unit step differs from the lesson's (else only forward does)."""
-        lesson = Mutation()
-        return any(getattr(self, f) != getattr(lesson, f) for f in UNIT_FIELDS)
+        return any(getattr(self, f) != getattr(LESSON, f) for f in UNIT_FIELDS)
 
     def unit(self, p: Mapping[str, float], x, long, short):
         """One day: (updated long memory, updated short memory)."""
@@ -144,6 +143,7 @@ class Mutation:
         return float(result) if np.ndim(result) == 0 else result
 
 
+LESSON = Mutation()
 UNIT_FIELDS = ("activations", "uses", "gate_reads", "gate_roles", "cell_update", "short_update")
 
 

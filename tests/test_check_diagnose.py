@@ -111,8 +111,13 @@ class HalvedGate(MutantSubject):
 @pytest.mark.parametrize("gate, where", [("forget", "term c*f"), ("input", "term i*g"),
                                          ("candidate", "term i*g"), ("output", "output gate")])
 def test_a_mistake_outside_the_catalog_is_located_in_lstm_unit(gate, where):
-    found = diagnose(HalvedGate(gate), FORWARD_FAILS, {})
-    assert first(found)["id"] == "unknown" and where in found[0]["detail"]
+    subject = HalvedGate(gate)
+    assert where in diagnosis._where_it_differs(subject, diagnosis.probe(subject), lesson_unit=False)
+
+
+def test_a_mistake_outside_the_catalog_is_unknown_and_located():
+    found = diagnose(HalvedGate("candidate"), FORWARD_FAILS, {})
+    assert [d["id"] for d in found] == ["unknown"] and "term i*g" in found[0]["detail"]
 
 
 def test_a_float32_learner_is_diagnosed_like_a_float64_one():

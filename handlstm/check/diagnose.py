@@ -375,16 +375,20 @@ def forward_mistakes(subject, extra=()) -> list[Diagnosis]:
                        or _day_patterns_explaining(probes) or _fitted_initial_state(probes))
         if matched:
             return [_d(m.id, m.detail) for m in matched]
-    matched = _pairs(list(_classic()), probes, got)
+    # two mistakes of forward alone where lstm_unit is right; at least one in lstm_unit where it is not
+    pool = [m for m in _classic() if lesson_unit is not True or not m.changes_unit]
+    matched = _pairs(pool, probes, got, need_unit=lesson_unit is False)
     if matched:
         return [_d(m.id, m.detail) for m in matched]
     return [_d("unknown", _where_it_differs(subject, probes, lesson_unit))]
 
 
-def _pairs(pool: list[Mutation], probes: Probes, got: np.ndarray) -> list[Mutation]:
+def _pairs(pool: list[Mutation], probes: Probes, got: np.ndarray, need_unit: bool) -> list[Mutation]:
     """Two mistakes at once: every pair that can coexist, the first found (in catalog order) wins."""
     for a_index, a in enumerate(pool):
         for b in pool[a_index + 1:]:
+            if need_unit and not (a.changes_unit or b.changes_unit):
+                continue
             both = combine(a, b)
             if both is not None and explains(both, probes, got):
                 return [a, b]
