@@ -1,4 +1,4 @@
-"""Classic mistakes, applied to one configurable copy of the lesson's equations (NumPy float64).
+"""Classic mistakes, applied to one configurable copy of the lesson's equations (NumPy).
 
 The mutation self-test proves the properties can fail, and diagnosis names a learner's mistake
 by finding the mutation that reproduces their numbers. `Mutation()` with no changes computes the
@@ -149,11 +149,11 @@ UNIT_FIELDS = ("activations", "uses", "gate_reads", "gate_roles", "cell_update",
 
 def combine(first: Mutation, second: Mutation) -> Mutation | None:
     """Both mistakes at once, or None where they change the same thing."""
-    lesson, changes = Mutation(), {}
+    changes = {}
     for f in dataclasses.fields(Mutation):
         if f.name in ("id", "detail"):
             continue
-        a, b, default = getattr(first, f.name), getattr(second, f.name), getattr(lesson, f.name)
+        a, b, default = getattr(first, f.name), getattr(second, f.name), getattr(LESSON, f.name)
         if isinstance(default, dict):
             if set(a) & set(b):
                 return None
