@@ -4,7 +4,8 @@ named first. Through the real CLI: child process, properties, diagnosis, report.
 Each file costs a child process and a few Lightning runs (~3 s), so by default a few files stand
 for the corpus: lstm_unit, forward (read through another argument order) and state; the child's
 facts come through the child's own session in the in-process test, which runs every file always.
-HANDLSTM_E2E=all runs every file here too.
+HANDLSTM_E2E=all runs every file here too, and those in buggy/other-style/ (pytorch_lightning,
+lstm_unit(x, short, long) returning (short, long), float32 tensors made inside forward).
 """
 
 import json
@@ -17,7 +18,7 @@ from handlstm.cli import main
 
 BUGGY = Path(__file__).parent / "corpus" / "buggy"
 STANDING_FOR_ALL = ("weights-swapped--copy-paste-slip", "returns-long-memory", "state-leak")
-FILES = (sorted(BUGGY.glob("*.py")) if os.environ.get("HANDLSTM_E2E") == "all"
+FILES = (sorted(BUGGY.rglob("*.py")) if os.environ.get("HANDLSTM_E2E") == "all"
          else [BUGGY / f"{name}.py" for name in STANDING_FOR_ALL])
 EXAMPLES = "10"  # a mistake shows on the lesson's own examples already; the corpus is not subtle
 
