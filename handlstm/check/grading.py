@@ -65,17 +65,22 @@ def discover(arguments: Sequence[str]) -> list[Target]:
 
 # --- running ---------------------------------------------------------------------------------
 
-def _worker(connection: Connection, target: Target, options: dict) -> None:
-    """In a worker process: check one file and send back its report and diagnosis's details."""
+def _worker(connection: Connection, options: dict) -> None:
+    """In a worker process: check the files the parent sends, one at a time, until it sends None.
+
+    A worker outlives its files so that its fork server (torch imported once) serves them all;
+    the learner's code never runs here but in a child forked for each file."""
     os.setpgrp()  # its own group: a kill on timeout takes whatever it started too
     from .verdict import check
 
-    try:
-        outcome = check(target.path, target.class_name, **options)
-    except UserError as error:  # e.g. a --param-map that names no lesson parameter: its one line
-        connection.send(error_outcome(target, str(error), 0.0))
-    else:
-        connection.send({"report": outcome.report, "diagnoses": outcome.diagnoses})
+    while (task := connection.recv()) is not None:
+        target = task
+        try:
+            outcome = check(target.path, target.class_name, **options)
+        except UserError as error:  # e.g. a --param-map that names no lesson parameter: its one line
+            connection.send(error_outcome(target, str(error), 0.0))
+        else:
+            connection.send({"report": outcome.report, "diagnoses": outcome.diagnoses})
     connection.close()
 
 
@@ -99,28 +104,31 @@ def _context():
 
 def check_many(targets: Sequence[Target], jobs: int, options: dict,
                on_done: Callable[[Target, dict, int, int], None] | None = None) -> list[dict]:
-    """The check of every target, `jobs` at a time, each in its own worker, in target order:
-    {"report": the --json report, "diagnoses": diagnosis's details (which parameter is misused where)}."""
+    """The check of every target, `jobs` at a time, in target order: {"report": the --json report,
+    "diagnoses": diagnosis's details (which parameter is misused where)}.
+
+    Up to `jobs` workers each check one file at a time. A worker that dies or overruns its limit
+    is stopped (with everything it started), its file gets an error row, and a fresh worker
+    takes the remaining files."""
     if jobs < 1:
         raise UserError(f"--jobs must be at least 1, not {jobs}")
     limit = float(options.get("timeout", 60.0)) + WORKER_SLACK_S
     context = _context()
     outcomes: dict[int, dict] = {}
     pending = list(enumerate(targets))
-    running: dict[Connection, tuple[int, object, float]] = {}
+    idle: list[tuple[Connection, object]] = []
+    busy: dict[Connection, tuple[object, int, float]] = {}  # connection -> (process, index, started)
     try:
-        while pending or running:
-            while pending and len(running) < jobs:
+        while pending or busy:
+            while pending and len(busy) < jobs:
+                connection, process = idle.pop() if idle else _start_worker(context, options)
                 index, target = pending.pop(0)
-                receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_worker, args=(send, target, options), daemon=True)
-                process.start()
-                send.close()
-                running[receive] = (index, process, time.monotonic())
-            ready = wait(list(running), timeout=1.0)
+                connection.send(target)
+                busy[connection] = (process, index, time.monotonic())
+            ready = wait(list(busy), timeout=1.0)
             now = time.monotonic()
-            for connection in list(running):
-                index, process, started = running[connection]
+            for connection in list(busy):
+                process, index, started = busy[connection]
                 target = targets[index]
                 if connection in ready:
                     try:
@@ -128,24 +136,47 @@ def check_many(targets: Sequence[Target], jobs: int, options: dict,
                     except (EOFError, OSError):
                         process.join(5)
                         outcome = error_outcome(target, f"{target.path}: the check stopped without an answer "
-                                              f"(worker exit code {process.exitcode})", now - started)
+                                                f"(worker exit code {process.exitcode})", now - started)
+                        _stop(connection, process)
+                    else:
+                        idle.append((connection, process))
                 elif now - started > limit:
-                    _kill(process)
+                    _stop(connection, process)
                     outcome = error_outcome(target, f"{target.path}: no answer within {limit:.0f} s; stopped",
-                                          now - started)
+                                            now - started)
                 else:
                     continue
-                connection.close()
-                process.join(5)
-                del running[connection]
+                del busy[connection]
                 outcomes[index] = outcome
                 if on_done:
                     on_done(target, outcome["report"], len(outcomes), len(targets))
     finally:
-        for connection, (_, process, _) in running.items():
-            _kill(process)
-            connection.close()
+        for connection, process in idle:
+            try:
+                connection.send(None)  # done: the worker closes its fork server and exits
+            except OSError:
+                pass
+        for connection, process in idle:
+            process.join(10)
+            _stop(connection, process)
+        for connection, (process, _, _) in busy.items():
+            _stop(connection, process)
     return [outcomes[i] for i in range(len(targets))]
+
+
+def _start_worker(context, options: dict) -> tuple[Connection, object]:
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_worker, args=(theirs, options), daemon=True)
+    process.start()
+    theirs.close()
+    return ours, process
+
+
+def _stop(connection: Connection, process) -> None:
+    connection.close()
+    if process.is_alive():
+        _kill(process)
+    process.join(5)
 
 
 def _kill(process) -> None:
