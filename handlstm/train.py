@@ -127,13 +127,14 @@ def progress_bar(refresh_epochs: int = 25):
     """Lightning's tqdm bar, one bar over all epochs: the lesson's epochs are 2 batches each, and
     Lightning's default bar (a new bar per epoch, redrawn every batch) costs more than the step."""
     from lightning.pytorch.callbacks import TQDMProgressBar
+    from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
     class EpochBar(TQDMProgressBar):
         def on_train_start(self, trainer, pl_module):
-            self.train_progress_bar = self.init_train_tqdm()
-            self.train_progress_bar.reset(total=trainer.max_epochs)
-            self.train_progress_bar.n = trainer.current_epoch
-            self.train_progress_bar.set_description("Epochs", refresh=True)
+            self.train_progress_bar = Tqdm(
+                desc="Epochs", total=trainer.max_epochs, initial=trainer.current_epoch, leave=True,
+                disable=self.is_disabled, dynamic_ncols=True, file=sys.stdout, smoothing=0,
+                bar_format=self.BAR_FORMAT)
 
         def on_train_epoch_start(self, trainer, *_):
             pass
