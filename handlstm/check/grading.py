@@ -1,9 +1,10 @@
 """Grading many files at once: `handlstm check PATH... [--jobs J] [--report-dir DIR] [--csv FILE]`.
 
-Each file is checked by `check_file` exactly as for one file, in a worker process of its own (J at
-a time), so a file whose check crashes, hangs or exhausts memory costs only its own row: the
-worker is killed past a time limit and the row says why. The parent only schedules workers and
-collects their reports; it never imports torch or the learners' code.
+Each file is checked by `verdict.check` exactly as for one file, by one of J worker processes;
+the learner's code of each file runs in a fresh child of its own with the check's limits, so a
+file that crashes, hangs or exhausts memory costs only its own row, which says why. A worker that
+overruns anyway is killed with everything it started and replaced. The parent only schedules
+workers and collects their reports; it never imports torch or the learners' code.
 """
 
 from __future__ import annotations
