@@ -61,7 +61,7 @@ class LSTMByHand(L.LightningModule):
         return _lesson_training_step(self, batch)
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        _log_lesson_values(self, outputs)
+        _log_lesson_values(self)
 
 
 LSTMbyHand = LSTMByHand  # the lesson's spelling
@@ -89,7 +89,7 @@ class LightningLSTM(L.LightningModule):
         return _lesson_training_step(self, batch)
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
-        _log_lesson_values(self, outputs)
+        _log_lesson_values(self)
 
 
 def _lesson_training_step(module: L.LightningModule, batch):
@@ -99,13 +99,15 @@ def _lesson_training_step(module: L.LightningModule, batch):
     loss = (output_i - label_i[0]) ** 2
     # The lesson calls self.log("train_loss", loss) and self.log("out_0" or "out_1", output_i)
     # here. On this one-sample model each self.log call costs more than the whole step (its
-    # result-collection bookkeeping), so the step hands the values on with the loss and
-    # on_train_batch_end writes the same three series to the Trainer's loggers.
-    return {"loss": loss, "train_loss": loss.detach(),
-            ("out_0" if label_i[0] == 0 else "out_1"): output_i.detach()}
+    # result-collection bookkeeping), so the step keeps the values on the module and
+    # on_train_batch_end writes the same three series to the Trainer's loggers. The step still
+    # returns the loss itself, as the lesson's does.
+    module.lesson_values = {"train_loss": loss.detach(),
+                            ("out_0" if label_i[0] == 0 else "out_1"): output_i.detach()}
+    return loss
 
 
-def _log_lesson_values(module: L.LightningModule, outputs) -> None:
+def _log_lesson_values(module: L.LightningModule) -> None:
     """Write train_loss and out_0/out_1 of the step just taken to the Trainer's loggers.
 
     Like self.log, it honours Trainer(log_every_n_steps=n), but in whole epochs (every
@@ -113,12 +115,12 @@ def _log_lesson_values(module: L.LightningModule, outputs) -> None:
     outputs appear.
     """
     trainer = module.trainer
-    if not trainer.loggers or not isinstance(outputs, dict):
+    if not trainer.loggers:
         return
     every = -(-trainer.log_every_n_steps // max(1, trainer.num_training_batches))
     if module.current_epoch % every and module.current_epoch != trainer.max_epochs - 1:
         return
-    metrics = {name: float(value) for name, value in outputs.items() if name != "loss"}
+    metrics = {name: float(value) for name, value in module.lesson_values.items()}
     metrics["epoch"] = module.current_epoch  # as self.log records it, for plots over epochs
     for logger in trainer.loggers:
         logger.log_metrics(metrics, step=module.global_step - 1)  # the step just taken
