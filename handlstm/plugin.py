@@ -192,11 +192,14 @@ def pytest_terminal_summary(terminalreporter, config):
     write(f"verdict: {report['verdict']}"
           + (f"; likely mistake: {', '.join(report['diagnoses'])}" if report.get("diagnoses") else "")
           + f" ({report.get('seconds', 0):.1f} s)")
+    lengths = implementation.get("sequence_lengths") or []
+    if len(lengths) > 2 and lengths == list(range(lengths[0], lengths[-1] + 1)):
+        lengths = f"{lengths[0]} to {lengths[-1]}"
     found = [f"{implementation.get('path')}:{implementation.get('class')}", implementation.get("dtype"),
-             interface.get("lstm_unit"), implementation.get("sequence_lengths") and
-             f"sequence lengths {implementation['sequence_lengths']}"]
+             interface.get("lstm_unit"), lengths and f"sequence lengths {lengths}"]
     write("implementation: " + " · ".join(str(part) for part in found if part))
     if implementation.get("param_map"):
         write("param map: " + json.dumps(implementation["param_map"]))
     for note in interface.get("notes", []):
-        write(f"note: {note}")
+        if not note.startswith("parameters found by behaviour"):  # the param map line says it
+            write(f"note: {note}")
