@@ -169,11 +169,19 @@ def test_the_command_refuses_auto_for_a_renamed_class_whose_behaviour_fits_no_ma
 
 
 def test_auto_checks_a_wrong_class_with_the_lessons_names_by_those_names_and_says_so(tmp_path):
-    # no renaming fits, but the names are the lesson's: the check can still name the mistake
+    # the names are the lesson's: no map is inferred, so the mistake is named, never relabelled
     code = main(["check", str(CORPUS / "buggy" / "state-leak.py"), "--param-map", "auto", "--examples", "1",
                  "--json", str(tmp_path / "report.json")])
     report = json.loads((tmp_path / "report.json").read_text())
     assert (code, report["verdict"], report["diagnoses"][0]) == (1, "fail", "state-leak")
     assert report["implementation"]["param_map"] == {name: name for name in PARAM_NAMES}
     notes = report["implementation"]["interface"]["notes"]
-    assert any("checked with the lesson's own names" in note for note in notes)
+    assert any("has the lesson's 12 names, so it is checked by them" in note for note in notes)
+
+
+def test_auto_never_relabels_swapped_weights_in_a_class_with_the_lessons_names(tmp_path):
+    code = main(["check", str(CORPUS / "buggy" / "weights-swapped.py"), "--param-map", "auto",
+                 "--examples", "5", "--json", str(tmp_path / "report.json")])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (code, report["verdict"], report["diagnoses"][0]) == (1, "fail", "weights-swapped")
+    assert report["implementation"]["param_map"] == {name: name for name in PARAM_NAMES}

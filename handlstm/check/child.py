@@ -171,15 +171,21 @@ class Session:
 
     def op_infer_param_map(self) -> dict:
         """--param-map auto: which scalar parameter plays which lesson role, found by probing
-        forward (handlstm/check/automap.py); later requests use the map. {"names", "note"}: where
-        no map fits but the class has the lesson's 12 names, those (the note says so), so the
-        checks can name its mistake."""
+        forward (handlstm/check/automap.py); later requests use the map. {"names", "note"}.
+
+        A class that has all 12 of the lesson's names is checked by those names, never remapped:
+        otherwise a lesson-named class with two weights or gates swapped would pass with the
+        swap hidden in the inferred map."""
         from reference import PARAM_NAMES
 
-        from .automap import AmbiguousMap, infer_param_map
+        from .automap import infer_param_map
 
         torch = self.torch
         module = self.instance().to(torch.float32)  # every learner's module runs in float32
+        if all(isinstance(getattr(module, name, None), torch.Tensor) for name in PARAM_NAMES):
+            self.names = {name: name for name in PARAM_NAMES}
+            return {"names": self.names,
+                    "note": "--param-map auto: the class has the lesson's 12 names, so it is checked by them"}
         scalars = [name for name, value in module.named_parameters() if value.numel() == 1 and "." not in name]
 
         def probe(values: dict, days) -> float:
@@ -188,15 +194,8 @@ class Session:
                     getattr(module, attribute).fill_(value)
                 return self._number(module(torch.tensor(days, dtype=torch.float32)), "forward")["value"]
 
-        try:
-            self.names, note = infer_param_map(scalars, probe), None
-        except AmbiguousMap:
-            if not all(isinstance(getattr(module, name, None), torch.Tensor) for name in PARAM_NAMES):
-                raise
-            self.names = {name: name for name in PARAM_NAMES}
-            note = ("--param-map auto: no renaming makes this class the lesson's LSTM, so it is "
-                    "checked with the lesson's own names, which it has")
-        return {"names": self.names, "note": note}
+        self.names = infer_param_map(scalars, probe)
+        return {"names": self.names, "note": None}
 
     def prepare(self, module, dtype: str):
         """Cast to dtype, and give plain (unregistered) tensor or number attributes the dtype too,
