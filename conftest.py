@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=60, print_blob=True,
@@ -20,6 +21,22 @@ def pytest_report_header(config):
 
     return [f"handlstm: hypothesis profile {settings.get_current_profile_name()!r}, "
             f"torch {torch.__version__}, lightning {lightning.__version__}, numpy {numpy.__version__}"]
+
+
+def pytest_sessionfinish(session):
+    """Under xdist, each worker hands its headroom to the controller (see pytest_testnodedown)."""
+    from handlstm.properties import HEADROOM
+
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["handlstm_headroom"] = dict(HEADROOM)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    from handlstm.properties import HEADROOM
+
+    for label, worst in getattr(node, "workeroutput", {}).get("handlstm_headroom", {}).items():
+        HEADROOM[label] = max(HEADROOM.get(label, 0.0), worst)
 
 
 def pytest_terminal_summary(terminalreporter):
