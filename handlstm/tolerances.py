@@ -57,33 +57,81 @@ def forward_tolerance(trace: reference.Trace, got_dtype: str, of: str = "short")
     return ROUNDINGS_PER_TERM * u * (sensitivity + scale) + FLOOR * u * scale
 
 
-def _magnitudes(trace: reference.Trace) -> reference.Trace:
-    """The trace with every value replaced by its magnitude: backpropagating through it sums the
-    magnitudes of all paths, the classic |A||B| bound on the rounding error of a product chain."""
-    return dataclasses.replace(
-        trace, params={n: np.abs(v) for n, v in trace.params.items()}, days=np.abs(trace.days),
-        long_before=np.abs(trace.long_before), short_before=np.abs(trace.short_before),
-        candidate=np.abs(trace.candidate), long=np.abs(trace.long), short=np.abs(trace.short))
+def _forward_errors(trace: reference.Trace, u: float) -> dict[str, np.ndarray]:
+    """A running bound, day by day, on how far the other side's forward values can be from the
+    reference's: each value inherits its inputs' errors (through its equation's derivatives) and
+    adds its own roundings. Values born of cancellation (c' = c f + i g near 0) keep an absolute
+    error far above u times their size, which is what the gradients then multiply by."""
+    k = ROUNDINGS_PER_TERM * u
+    p = trace.params
+    e_long, e_short = k * np.abs(trace.long_before[..., 0]), k * np.abs(trace.short_before[..., 0])
+    steps = trace.days.shape[-1]
+    errors = {key: [] for key in ("long_before", "short_before", "tanh_long") + GATES}
+    for t in range(steps):
+        short, long, x = trace.short_before[..., t], trace.long_before[..., t], trace.days[..., t]
+        errors["long_before"].append(e_long)
+        errors["short_before"].append(e_short)
+        e_gate = {}
+        for gate in GATES:
+            w_short, w_x, bias = (p[n] for n in GATE_PARAMS[gate])
+            e_sum = np.abs(w_short) * e_short + k * (np.abs(short * w_short) + np.abs(x * w_x) + np.abs(bias))
+            value = getattr(trace, gate)[..., t]
+            derivative = 1.0 - value**2 if gate == "candidate" else value * (1.0 - value)
+            e_gate[gate] = derivative * e_sum + k
+            errors[gate].append(e_gate[gate])
+        f, i, g, o = (getattr(trace, gate)[..., t] for gate in GATES)
+        e_long = (e_long * f + np.abs(long) * e_gate["forget"] + e_gate["input"] * np.abs(g)
+                  + i * e_gate["candidate"] + k * (np.abs(long * f) + np.abs(i * g)))
+        tanh_long = trace.tanh_long[..., t]
+        e_tanh = (1.0 - tanh_long**2) * e_long + k
+        errors["tanh_long"].append(e_tanh)
+        e_short = e_tanh * o + np.abs(tanh_long) * e_gate["output"] + k * np.abs(trace.short[..., t])
+    stacked = {key: np.stack(values, axis=-1) for key, values in errors.items()}
+    stacked["final_short"] = e_short
+    return stacked
+
+
+def _magnitudes(trace: reference.Trace, errors: dict[str, np.ndarray] | None = None,
+                k: float = 0.0) -> reference.Trace:
+    """The trace with every value replaced by its magnitude (plus, given `errors`, its error
+    bound): backpropagating through it sums the magnitudes of all paths, the classic |A||B|
+    bound on a product chain, and the difference with errors bounds what they change."""
+    e = errors or {}
+
+    def widened(key: str, value: np.ndarray) -> np.ndarray:
+        return np.abs(value) + e.get(key, 0.0)
+
+    magnitudes = dataclasses.replace(
+        trace, params={n: np.abs(v) * (1.0 + k) for n, v in trace.params.items()},
+        days=np.abs(trace.days), long_before=widened("long_before", trace.long_before),
+        short_before=widened("short_before", trace.short_before), long=np.abs(trace.long),
+        short=np.abs(trace.short), **{gate: widened(gate, getattr(trace, gate)) for gate in GATES})
+    vars(magnitudes)["tanh_long"] = widened("tanh_long", trace.tanh_long)  # the cached_property's value
+    return magnitudes
 
 
 def gradient_tolerance(trace: reference.Trace, label: float, got_dtype: str) -> dict[str, np.ndarray]:
-    """Largest |got - reference| for each of the 12 gradients of the lesson's loss."""
+    """Largest |got - reference| for each of the 12 gradients of the lesson's loss.
+
+    The backward pass multiplies forward values along every path from h_T back to a parameter.
+    Three things can move the result: the backward pass's own roundings (at most 2 a day along
+    each path, relative), the forward values' errors (`_forward_errors`, absolute), and each
+    activation's derivative (sigma (1 - sigma), 1 - tanh^2), exact only to about u absolutely,
+    plus twice its value's error (|d/dv sigma (1 - sigma)| <= 1, |d/dv (1 - v^2)| <= 2). Backward
+    over magnitudes widened by those errors, minus backward over the plain magnitudes, bounds the
+    last two to first order.
+    """
     u = _unit_roundoff(got_dtype)
+    k = ROUNDINGS_PER_TERM * u
     days = trace.days.shape[-1]
     d_loss = np.abs(2.0 * (trace.final_short - label))
-    magnitudes = _magnitudes(trace)
-    paths = reference.backward(magnitudes, 1.0).params
-    # an activation's derivative (sigma (1 - sigma), 1 - tanh^2) is exact only to about u
-    # absolutely, not relatively: that dominates where a gate saturates and its derivative is tiny
-    slack = ROUNDINGS_PER_TERM * u
-    paths_with_slack = reference.backward(magnitudes, 1.0, derivative_slack=slack).params
-    # each path is a product over at most 2 roundings a day, of forward values that are already
-    # off by the forward bound's sensitivity
-    sensitivity = _rounding_sensitivity(trace, reference.backward(trace, 1.0))
-    relative = ROUNDINGS_PER_TERM * u * (2 * days + sensitivity + FLOOR)
-    error_in_d_loss = ROUNDINGS_PER_TERM * u * (np.abs(trace.final_short) + abs(label) + sensitivity)
+    errors = _forward_errors(trace, u)
+    paths = reference.backward(_magnitudes(trace), 1.0).params
+    slack = {"long": k + 2 * errors["tanh_long"], **{gate: k + 2 * errors[gate] for gate in GATES}}
+    widened = reference.backward(_magnitudes(trace, errors, k), 1.0, derivative_slack=slack).params
+    error_in_d_loss = 2 * errors["final_short"] + k * (np.abs(trace.final_short) + abs(label))
     underflow = ROUNDINGS_PER_TERM * days * float(np.finfo(got_dtype).tiny)
-    return {name: (d_loss * (paths[name] * relative + paths_with_slack[name] - paths[name])
+    return {name: (d_loss * (paths[name] * k * (2 * days + FLOOR) + widened[name] - paths[name])
                    + paths[name] * error_in_d_loss + underflow)
             for name in reference.PARAM_NAMES}
 

@@ -12,11 +12,8 @@ reordered, so every number is bit for bit what the plain day-by-day loops give.
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from types import EllipsisType
@@ -167,12 +164,15 @@ def forward(params: Params, x, long_memory=0.0, short_memory=0.0) -> np.ndarray:
     return run(params, x, long_memory, short_memory).final_short
 
 
-def backward(trace: Trace, d_final_short, d_final_long=0.0, derivative_slack: float = 0.0) -> Gradients:
+def backward(trace: Trace, d_final_short, d_final_long=0.0,
+             derivative_slack: float | Mapping[str, np.ndarray] = 0.0) -> Gradients:
     """Backpropagation through time, derived by hand: the forward equations in reverse, day by day.
 
     d_final_short and d_final_long are the gradients of the function being differentiated with
     respect to h_T and c_T (for the lesson's loss: 2 (h_T - label) and 0). derivative_slack is
-    added to every activation's derivative; only error analysis uses it (handlstm.tolerances).
+    added to every activation's derivative; only error analysis uses it (handlstm.tolerances):
+    one number, or per day (day on the last axis) for each of "long" (the cell output's tanh)
+    and the four gates.
     """
     return _backward(trace, d_final_short, d_final_long, derivative_slack, per_day=True, allocate=_fresh)
 
@@ -200,20 +200,27 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float
     d_params.fill(0.0)
     d_weights_short, d_weights_x, d_biases = d_params[:, 0], d_params[:, 1], d_params[:, 2]
     products = allocate("products", (4,) + batch)
-    slack = derivative_slack
+    if isinstance(derivative_slack, Mapping):
+        slacks = {key: _rows(_days_first(np.asarray(value, dtype=np.float64)))
+                  for key, value in derivative_slack.items()}
     for t in reversed(range(steps)):
+        if isinstance(derivative_slack, Mapping):
+            slack = {key: rows[t] for key, rows in slacks.items()}
+        else:
+            slack = dict.fromkeys(("long",) + GATES, derivative_slack)
         # h_t = tanh(c_t) * o
         np.multiply(d_short[t + 1], tanh_long[t], out=d_output[t])
-        d_long[t + 1] += d_short[t + 1] * output[t] * _slacked(1.0 - tanh_long[t] ** 2, slack)
+        d_long[t + 1] += d_short[t + 1] * output[t] * _slacked(1.0 - tanh_long[t] ** 2, slack["long"])
         # c_t = c_{t-1} * f + i * g
         np.multiply(d_long[t + 1], long_before[t], out=d_forget[t])
         np.multiply(d_long[t + 1], candidate[t], out=d_input[t])
         np.multiply(d_long[t + 1], input_[t], out=d_candidate[t])
         # back through each gate's squashing function to its weighted sum
-        np.multiply(d_forget[t], _slacked(forget[t] * (1.0 - forget[t]), slack), out=d_forget_sum[t])
-        np.multiply(d_input[t], _slacked(input_[t] * (1.0 - input_[t]), slack), out=d_input_sum[t])
-        np.multiply(d_candidate[t], _slacked(1.0 - candidate[t] ** 2, slack), out=d_candidate_sum[t])
-        np.multiply(d_output[t], _slacked(output[t] * (1.0 - output[t]), slack), out=d_output_sum[t])
+        np.multiply(d_forget[t], _slacked(forget[t] * (1.0 - forget[t]), slack["forget"]), out=d_forget_sum[t])
+        np.multiply(d_input[t], _slacked(input_[t] * (1.0 - input_[t]), slack["input"]), out=d_input_sum[t])
+        np.multiply(d_candidate[t], _slacked(1.0 - candidate[t] ** 2, slack["candidate"]),
+                    out=d_candidate_sum[t])
+        np.multiply(d_output[t], _slacked(output[t] * (1.0 - output[t]), slack["output"]), out=d_output_sum[t])
         # each weight's gradient: its gate's d_sum times what the weight multiplied, summed over days
         d_sums_t = d_sums[t if per_day else 0]
         d_weights_short += np.multiply(d_sums_t, short_before[t], out=products)
@@ -237,10 +244,10 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float
                      gate_sums={gate: _days_last(d_sums[:, g]) for g, gate in enumerate(GATES)})
 
 
-def _slacked(derivative: np.ndarray, slack: float) -> np.ndarray:
+def _slacked(derivative: np.ndarray, slack) -> np.ndarray:
     """derivative + slack, skipping the pass over the batch when there is no slack."""
-    if slack:
-        derivative += slack
+    if isinstance(slack, np.ndarray) or slack:
+        derivative = derivative + slack
     return derivative
 
 
@@ -253,8 +260,8 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The lesson's loss and its gradient for each of the 12 names, per batch element.
 
-    A large batch is cut into pieces of rows that run on every core at once: NumPy lets go of
-    Python's lock inside its loops, and each element is computed exactly as it would be alone.
+    A large batch runs in pieces of rows, each small enough that its working arrays stay in the
+    caches; each element is computed exactly as it would be alone.
     """
     p, days = _as_params(params), _as_days(x)
     label, long_memory, short_memory = (np.asarray(v, dtype=np.float64)
@@ -272,11 +279,8 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
         _loss_and_grads({name: part(v) for name, v in p.items()}, part(days, 1), part(label),
                         part(long_memory), part(short_memory), loss[rows], d_params[:, :, rows])
 
-    pieces = _pieces(batch)
-    if len(pieces) == 1:
-        one_piece(...)
-    else:
-        list(_workers().map(one_piece, pieces))
+    for rows in _pieces(batch):
+        one_piece(rows)
     return loss, dict(zip(PARAM_NAMES, out[1:]))
 
 
@@ -293,8 +297,9 @@ def _loss_and_grads(p, days, label, long_memory, short_memory, loss: np.ndarray,
     np.square(error, out=loss)
 
 
-# elements in one piece: its working arrays stay in the caches, and a thread is worth handing it
-# (smaller batches run whole: on a busy 2-core machine a second thread there costs more than it saves)
+# elements in one piece: small enough for its working arrays to stay in the caches, large enough
+# that NumPy's per-call overhead stays small. (Running pieces on two threads gained nothing on the
+# 2-core machine the benchmarks ran on, so they run one after another.)
 PIECE = 16384
 
 
@@ -328,15 +333,3 @@ class _Scratch(threading.local):
 
 _SCRATCH = _Scratch()
 
-
-def _cores() -> int:
-    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()) or 1
-
-
-@functools.cache
-def _workers() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_cores())
-
-
-# a forked child (handlstm check's workers) does not inherit the pool's threads: it makes its own
-os.register_at_fork(after_in_child=_workers.cache_clear)
