@@ -216,11 +216,13 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float
         np.multiply(d_long[t + 1], candidate[t], out=d_input[t])
         np.multiply(d_long[t + 1], input_[t], out=d_candidate[t])
         # back through each gate's squashing function to its weighted sum
-        np.multiply(d_forget[t], _slacked(forget[t] * (1.0 - forget[t]), slack["forget"]), out=d_forget_sum[t])
+        np.multiply(d_forget[t], _slacked(forget[t] * (1.0 - forget[t]), slack["forget"]),
+                    out=d_forget_sum[t])
         np.multiply(d_input[t], _slacked(input_[t] * (1.0 - input_[t]), slack["input"]), out=d_input_sum[t])
         np.multiply(d_candidate[t], _slacked(1.0 - candidate[t] ** 2, slack["candidate"]),
                     out=d_candidate_sum[t])
-        np.multiply(d_output[t], _slacked(output[t] * (1.0 - output[t]), slack["output"]), out=d_output_sum[t])
+        np.multiply(d_output[t], _slacked(output[t] * (1.0 - output[t]), slack["output"]),
+                    out=d_output_sum[t])
         # each weight's gradient: its gate's d_sum times what the weight multiplied, summed over days
         d_sums_t = d_sums[t if per_day else 0]
         d_weights_short += np.multiply(d_sums_t, short_before[t], out=products)
