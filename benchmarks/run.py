@@ -43,6 +43,9 @@ class Unavailable(Exception):
 
 # --- timing ---------------------------------------------------------------------------------
 
+SETTLE_S = 0.01  # torch's OpenMP threads spin for a moment after each call: let them sleep first
+
+
 def alternate(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
     """Wall seconds of each run, `repeats` times, taking turns (after one untimed warm-up each)."""
     for run in runs.values():
@@ -50,6 +53,7 @@ def alternate(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, 
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
+            time.sleep(SETTLE_S)
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
