@@ -69,7 +69,7 @@ def wall(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> float
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    if done.returncode not in (0,):
+    if done.returncode != 0:
         tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
         raise Unavailable(f"`{' '.join(command)}` exited {done.returncode}: " + " | ".join(tail))
     return seconds
