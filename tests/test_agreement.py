@@ -79,7 +79,7 @@ def test_mapping_round_trips_both_ways(params):
     assert from_torch_lstm(to_torch_lstm(from_torch_lstm(lstm))) == from_torch_lstm(lstm)
     module = LSTMByHand().double()
     assert from_torch_lstm(to_torch_lstm(module)) == {
-        name: float(getattr(module, name)) for name in reference.PARAM_NAMES}
+        name: float(getattr(module, name).detach()) for name in reference.PARAM_NAMES}
 
 
 def test_nn_lstm_biases_are_merged_when_mapping_back():
@@ -92,7 +92,7 @@ def test_nn_lstm_biases_are_merged_when_mapping_back():
 def test_hand_module_is_the_lessons_module():
     torch.manual_seed(0)
     module = LSTMbyHand()
-    values = {n: float(getattr(module, n)) for n in reference.PARAM_NAMES}
+    values = {n: float(getattr(module, n).detach()) for n in reference.PARAM_NAMES}
     assert sorted(n for n, _ in module.named_parameters()) == sorted(reference.PARAM_NAMES)
     assert all(p.shape == () and p.requires_grad for p in module.parameters())
     assert all(values[n] == 0.0 for n in reference.PARAM_NAMES if n.startswith("b"))
