@@ -1,6 +1,7 @@
 """`handlstm train` as a new user runs it: short runs, the files it promises, resume, clear errors."""
 
 import csv
+import importlib.util
 import json
 
 import pytest
@@ -50,7 +51,8 @@ def test_run_leaves_logs_a_checkpoint_and_a_plot(hand_run, capsys):
     assert all(r["out_1"] for r in rows if not r["out_0"])
     assert (log_dir / "checkpoints" / "last.ckpt").is_file()
     assert (log_dir / "predictions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert list(log_dir.glob("events.out.tfevents.*"))  # TensorBoard is installed here
+    tensorboard = bool(importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"))
+    assert bool(list(log_dir.glob("events.out.tfevents.*"))) == tensorboard  # TensorBoard when installed
 
 
 def test_prints_predictions_next_to_the_labels(tmp_path, capsys):
