@@ -32,9 +32,31 @@ for epoch in range(5000):
 if __name__ == "__main__":
     main()
 """
+    # an assignment is only a candidate: execute runs it when the class needs the name
     assert kept(text) == ["import torch", "from torch import nn", "LR = 0.01",
                           "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
-                          "class LSTMbyHand(nn.Module):", "def helper():"]
+                          "class LSTMbyHand(nn.Module):", "def helper():", "model = LSTMbyHand()"]
+
+
+def test_a_top_level_object_runs_only_when_the_class_needs_it(tmp_path):
+    from handlstm.check.load import Source, execute
+
+    text = """
+class Config:
+    hidden = 1
+CFG = Config()
+model = undefined_trainer_call()
+class LSTMbyHand:
+    def __init__(self, cfg=CFG):
+        self.cfg = cfg
+    def lstm_unit(self, x, c, h):
+        return c, h
+"""
+    path = tmp_path / "learner.py"
+    path.write_text(text)
+    namespace, _ = execute(Source(str(path), text))
+    assert namespace["LSTMbyHand"]().cfg is namespace["CFG"]
+    assert "model" not in namespace
 
 
 def test_an_if_that_only_defines_is_kept_and_the_main_guard_is_not():

@@ -154,10 +154,12 @@ def _is_definition(node: ast.stmt) -> bool:
         main_guard = "__name__" in {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
         return (not main_guard and _is_simple(node.test)
                 and all(_is_definition(s) or isinstance(s, ast.Pass) for s in node.body + node.orelse))
+    # any assignment to plain names (`CFG = Config()`, `ACT = torch.sigmoid`) is a candidate:
+    # `execute` runs it only when the class needs the name, so `trainer = L.Trainer()` never runs
     if isinstance(node, ast.Assign):
-        return all(_is_plain_target(t) for t in node.targets) and _is_simple(node.value)
+        return all(_is_plain_target(t) for t in node.targets)
     if isinstance(node, ast.AnnAssign):
-        return isinstance(node.target, ast.Name) and node.value is not None and _is_simple(node.value)
+        return isinstance(node.target, ast.Name) and node.value is not None
     return False
 
 
