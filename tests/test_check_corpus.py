@@ -42,7 +42,17 @@ CORRECT = {
     "correct/x_short_long.py": (list(range(1, 17)), "float64", "lstm_unit(input, short, long) -> [short, long]"),
     "correct/float32_hardcoded.py": (list(range(1, 17)), "float32",
                                      "lstm_unit(input, long, short) -> [long, short]"),
+    "correct/unpack_four_days.py": ([4], "float64", "lstm_unit(input, long, short) -> [long, short]"),
+    "correct/dataclass_config.py": (list(range(1, 17)), "float64",
+                                    "lstm_unit(input, long, short) -> [long, short]"),
 }
+
+
+def test_a_forward_that_reads_two_of_the_lessons_four_days_fails():
+    # it runs on any length but ignores day 3 on: the lesson's four days are always checked
+    report = check("hostile/reads_two_of_four_days.py")
+    assert report["verdict"] == "fail"
+    assert 4 in report["implementation"]["sequence_lengths"]
 
 
 @pytest.mark.parametrize("name", CORRECT)

@@ -62,11 +62,9 @@ def human(report: dict, diagnoses: list[dict] | None = None, hint=None) -> str:
 
 
 def _lengths(lengths) -> str:
-    if not lengths:
-        return ""
-    if len(lengths) == 1:
-        return f"sequences of exactly {lengths[0]} days"
-    return f"sequences of {lengths[0]} to {lengths[-1]} days"
+    from .verdict import _lengths_text
+
+    return f"sequences of {_lengths_text(list(lengths))}" if lengths else ""
 
 
 def counterexample_lines(example: dict) -> list[str]:

@@ -404,6 +404,10 @@ def probe(child: Child) -> Interface:
     supported = working
     if depends and all(n > max(depends) for n in set(working) - set(depends)):
         supported = depends  # a forward that reads a fixed number of days ignores any more
+    if LESSON_DAYS in working and LESSON_DAYS not in supported:
+        # the lesson's own four days are always checked: a forward that ignores some of them
+        # (reads input[:2]) is wrong, not "written for two days"
+        supported = sorted(set(supported) | {LESSON_DAYS})
     if supported != list(lengths):
         notes.append(f"forward handles sequences of {_lengths_text(supported)}; checked on those")
     raw = _unit_raw(child, dtype)
