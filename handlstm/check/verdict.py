@@ -555,9 +555,10 @@ def _run_property(name: str, subject: ChildSubject, strategy, explicit: list, ex
             raise ChildError("timed out: the check did not finish within its time limit") from None
     except (PropertyFailure, Raised) as failure:
         return PropertyResult(name, "fail", failure_message(failure), failure)
-    except Exception:  # Hypothesis's own (Flaky: a failure that does not repeat, itself a sign)
-        if not failures:
-            raise
+    except Exception as error:  # Hypothesis's own (Flaky: a failure that does not repeat, itself a sign)
+        if not failures:  # never a pass, never a traceback: the check could not be completed
+            return PropertyResult(name, "error", f"the checker could not complete this check: "
+                                                 f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}")
     if failures:
         return PropertyResult(name, "fail", failure_message(failures[-1]), failures[-1])
     return PropertyResult(name, "pass")
