@@ -87,12 +87,12 @@ def _worker(connection: Connection, options: dict) -> None:
 
 def error_outcome(target: Target, message: str, seconds: float) -> dict:
     """The outcome of a file whose worker gave no answer: an error on every check."""
-    from .verdict import CHECK_IDS
+    import time
 
-    return {"diagnoses": [], "report": {"verdict": "error", "diagnoses": [], "seconds": round(seconds, 3),
-            "implementation": {"path": target.path, "class": target.class_name},
-            "checks": [{"id": check, "status": "error", "message": message, "counterexample": None}
-                       for check in CHECK_IDS]}}
+    from .verdict import error_report
+
+    report = error_report(target.path, message, time.monotonic() - seconds, target.class_name)
+    return {"diagnoses": [], "report": report}
 
 
 def _context():
