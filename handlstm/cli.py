@@ -31,13 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(module=module_name)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as missing:
-            if not missing.name or not module_name.startswith(missing.name):
-                raise
-            continue  # not built yet
-        module.configure(sub)
+        importlib.import_module(module_name).configure(sub)
     return parser
 
 
