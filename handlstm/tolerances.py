@@ -15,6 +15,7 @@ import numpy as np
 
 import reference
 from reference import GATE_PARAMS, GATES
+from reference.adam import BETAS as ADAM_BETAS, EPS as ADAM_EPS
 
 UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24}
 
@@ -168,7 +169,7 @@ def _abs_hessian(params: dict[str, np.ndarray], days, label: float) -> np.ndarra
 
 
 def trajectory_tolerance(params, trajectory, lr: float, got_dtype: str, sequences, labels,
-                         betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+                         betas: tuple[float, float] = ADAM_BETAS, eps: float = ADAM_EPS
                          ) -> list[dict[str, float]]:
     """Largest |got - reference| for each parameter after each Adam step of the lesson's loop.
 
@@ -243,7 +244,7 @@ TRAINING_MATCH = 0.05
 
 
 def propagated_trajectory_tolerance(params, trajectory, lr: float, got_dtype: str, sequences, labels,
-                                    at_steps, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+                                    at_steps, betas: tuple[float, float] = ADAM_BETAS, eps: float = ADAM_EPS
                                     ) -> dict[int, dict[str, float]]:
     """Largest |got - reference| of each parameter after each of `at_steps`, for long runs.
 

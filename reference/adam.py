@@ -14,10 +14,13 @@ import numpy as np
 from .lstm import PARAM_NAMES, Params, loss_and_grads
 
 
+BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
+
+
 class Adam:
     """One Adam state per parameter name; `step` returns the updated parameters."""
 
-    def __init__(self, lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    def __init__(self, lr: float = 0.001, betas: tuple[float, float] = BETAS, eps: float = EPS):
         self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
         self.steps = 0
         self.exp_avg: dict[str, np.ndarray] = {}

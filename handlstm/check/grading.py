@@ -23,10 +23,10 @@ from typing import Callable, Sequence, TextIO
 
 from ..errors import UserError
 from .command import split_target
+from .report import EXIT_CODES
 
 SUFFIXES = (".py", ".ipynb")
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "node_modules", "site-packages"}
-VERDICT_CODE = {"pass": 0, "fail": 1, "error": 2}
 # check_file keeps to its own time limit; a worker gets this much more (its start-up, stopping
 # the child, reporting) before it is taken for hung and killed.
 WORKER_SLACK_S = 60.0
@@ -216,7 +216,7 @@ def _descendants(root: int) -> list[int]:
 
 def worst_exit_code(reports: Sequence[dict]) -> int:
     """error (2) over fail (1) over pass (0)."""
-    return max((VERDICT_CODE.get(r["verdict"], 2) for r in reports), default=0)
+    return max((EXIT_CODES.get(r["verdict"], 2) for r in reports), default=0)
 
 
 def first_diagnosis(report: dict) -> str:
@@ -238,7 +238,7 @@ def summary_table(targets: Sequence[Target], reports: Sequence[dict], width: int
                        for i, (cell, w) in enumerate(zip(row, widths)))
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    counts = {v: sum(r["verdict"] == v for r in reports) for v in VERDICT_CODE}
+    counts = {v: sum(r["verdict"] == v for r in reports) for v in EXIT_CODES}
     lines.append(f"{len(reports)} files: {counts['pass']} pass, {counts['fail']} fail, "
                  f"{counts['error']} error")
     return "\n".join(lines)
@@ -303,7 +303,7 @@ class ProgressBar:
         self.total, self.stream, self.width = total, stream or sys.stderr, width
         self.enabled = self.stream.isatty()
         self.started = time.monotonic()
-        self.counts = dict.fromkeys(VERDICT_CODE, 0)
+        self.counts = dict.fromkeys(EXIT_CODES, 0)
 
     def __call__(self, target: Target, report: dict, done: int, total: int) -> None:
         self.counts[report["verdict"]] = self.counts.get(report["verdict"], 0) + 1

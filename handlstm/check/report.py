@@ -24,8 +24,11 @@ CHECK_HINTS = {
 MAX_MISMATCHES = 4
 
 
+EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}  # a folder exits with its worst file's code
+
+
 def exit_code(report: dict) -> int:
-    return {"pass": 0, "fail": 1, "error": 2}[report["verdict"]]
+    return EXIT_CODES[report["verdict"]]
 
 
 def human(report: dict, diagnoses: list[dict] | None = None, hint=None) -> str:
