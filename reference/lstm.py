@@ -3,17 +3,20 @@
 Every array broadcasts: parameters, days and initial memories may each carry batch
 dimensions, so one call evaluates many parameter sets on many sequences.
 
-For speed, each quantity lives in one array with the day first (`forget[t]` is day t, one
-contiguous row) and every equation writes its result straight into that row (`out=`); the Trace
-shows the same arrays with the day on the last axis. Memories have one row more than there are
-days: `long[t]` is the long memory before day t, `long[t + 1]` the one after it. No sum is
-reordered, so every number is bit for bit what the plain day-by-day loops give.
+For speed, each quantity lives in one array with the day first (`long[t]` is day t, one
+contiguous row), the four gates of a day sit in one block (so that one call does all four where
+the equations agree), and every equation writes its result straight into its row (`out=`); the
+Trace shows the same arrays with the day on the last axis. Memories have one row more than there
+are days: `long[t]` is the long memory before day t, `long[t + 1]` the one after it. Every batch
+element is computed exactly as it would be alone.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from types import EllipsisType
@@ -42,13 +45,6 @@ Params = Mapping[str, "float | np.ndarray"]
 def sigmoid(z: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives the exact limit 0
         return 1.0 / (1.0 + np.exp(-z))
-
-
-def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """sigmoid(z) computed in place in out, with the same roundings (callers silence overflow)."""
-    np.exp(np.negative(z, out=out), out=out)
-    out += 1.0
-    return np.divide(1.0, out, out=out)
 
 
 @dataclass(frozen=True)
@@ -122,6 +118,21 @@ def _rows(by_day: np.ndarray, days: int | None = None) -> list[np.ndarray]:
     return [by_day[t % rows, ...] for t in range(rows if days is None else days)]
 
 
+# Inside, the gates are stacked in this order, so that one call squashes the three sigmoid gates.
+_ORDER = ("forget", "input", "output", "candidate")
+_SIGMOID_GATES = slice(0, 3)
+# each name's place in a (3, 4) block: (weight on h, weight on x or bias; gate in _ORDER)
+_PLACE = {GATE_PARAMS[gate][kind]: (kind, g) for kind in range(3) for g, gate in enumerate(_ORDER)}
+
+
+def _by_gate(p: dict[str, np.ndarray], kind: int, batch_ndim: int) -> np.ndarray:
+    """Each gate's weight on h (kind 0), on x (1) or bias (2), stacked in _ORDER on a new first axis
+    that broadcasts against (4,) + batch."""
+    values = np.broadcast_arrays(*(p[GATE_PARAMS[gate][kind]] for gate in _ORDER))
+    shape = (1,) * (batch_ndim - values[0].ndim) + values[0].shape
+    return np.stack([v.reshape(shape) for v in values])
+
+
 def run(params: Params, x, long_memory=0.0, short_memory=0.0) -> Trace:
     """Unroll the lesson's LSTM over the days on x's last axis, recording every gate."""
     return _run(_as_params(params), _as_days(x), long_memory, short_memory, _fresh)
@@ -133,30 +144,51 @@ def _fresh(name: str, shape: tuple[int, ...]) -> np.ndarray:
 
 def _run(p: dict[str, np.ndarray], days: np.ndarray, long_memory, short_memory, allocate) -> Trace:
     batch = np.broadcast(days[..., 0], *p.values(), long_memory, short_memory).shape
-    steps = days.shape[-1]
+    steps, n = days.shape[-1], len(batch)
     x = np.ascontiguousarray(_days_first(days))
+    # a sigmoid gate's value is 1 / (1 + exp(-sum)): its weights enter negated, which is exact
+    sign = np.array([-1.0, -1.0, -1.0, 1.0]).reshape((4,) + (1,) * n)
+    weights_short, weights_x, biases = (sign * _by_gate(p, kind, n) for kind in range(3))
+    x_by_gate = x.reshape((steps,) + (1,) * (n - x.ndim + 1) + x.shape[1:])
     # long, short: before each day, and after the last
     memories = allocate("memories", (2, steps + 1) + batch)
     memories[0, 0], memories[1, 0] = long_memory, short_memory
-    gates = allocate("gates", (5, steps) + batch)  # forget, input, candidate, output, and tanh(c_t)
     long, short = (_rows(m) for m in memories)
-    forget, input_, candidate, output, tanh_long = (_rows(g) for g in gates)
-    wlr1, wlr2, blr1, wpr1, wpr2, bpr1, wp1, wp2, bp1, wo1, wo2, bo1 = p.values()
-    with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives sigmoid's exact limit 0
+    gates = allocate("gates", (steps, 5) + batch)  # per day: forget, input, output, candidate, tanh(c_t)
+    product = allocate("product", batch)
+    work = allocate("work", (4,) + batch)
+    with np.errstate(over="ignore"):  # exp(-sum) = inf for sum << 0 gives sigmoid's exact limit 0
         for t in range(steps):
-            _sigmoid_into(short[t] * wlr1 + x[t] * wlr2 + blr1, out=forget[t])
-            _sigmoid_into(short[t] * wpr1 + x[t] * wpr2 + bpr1, out=input_[t])
-            np.tanh(short[t] * wp1 + x[t] * wp2 + bp1, out=candidate[t])
-            _sigmoid_into(short[t] * wo1 + x[t] * wo2 + bo1, out=output[t])
-            np.add(long[t] * forget[t], input_[t] * candidate[t], out=long[t + 1])
-            np.multiply(np.tanh(long[t + 1], out=tanh_long[t]), output[t], out=short[t + 1])
+            # each gate's weighted sum h_{t-1} w_h + x_t w_x + b (a sigmoid gate's negated)
+            sums = gates[t, :4]
+            np.multiply(short[t], weights_short, out=sums)
+            sums += np.multiply(x_by_gate[t], weights_x, out=work)
+            sums += biases
+            # f, i, o = sigmoid(sum) = 1 / (1 + exp(-sum)); g = tanh(sum)
+            squashed = sums[_SIGMOID_GATES]
+            np.divide(1.0, np.add(np.exp(squashed, out=squashed), 1.0, out=squashed), out=squashed)
+            forget, input_, output, candidate, tanh_long = _rows(gates[t])
+            np.tanh(candidate, out=candidate)
+            np.multiply(long[t], forget, out=long[t + 1])  # c_t = c_{t-1} f + i g
+            long[t + 1] += np.multiply(input_, candidate, out=product)
+            np.multiply(np.tanh(long[t + 1], out=tanh_long), output, out=short[t + 1])  # h_t = tanh(c_t) o
     before, after = [_days_last(m[:-1]) for m in memories], [_days_last(m[1:]) for m in memories]
-    seen = [_days_last(g) for g in gates]
+    seen = {name: _days_last(gates[:, row]) for row, name in enumerate(_ORDER + ("tanh_long",))}
     trace = Trace(params=p, days=np.broadcast_to(_days_last(x), batch + (steps,)),
-                  long_before=before[0], short_before=before[1], forget=seen[0], input=seen[1],
-                  candidate=seen[2], output=seen[3], long=after[0], short=after[1])
-    vars(trace)["tanh_long"] = seen[4]  # fill the cached_property: reuse the forward pass's tanh(c_t)
+                  long_before=before[0], short_before=before[1], forget=seen["forget"], input=seen["input"],
+                  candidate=seen["candidate"], output=seen["output"], long=after[0], short=after[1])
+    vars(trace)["tanh_long"] = seen["tanh_long"]  # fill the cached_property: the forward pass's tanh(c_t)
+    vars(trace)["_gates"] = gates  # what backward reads; a Trace made any other way has it stacked anew
     return trace
+
+
+def _gates_by_day(trace: Trace) -> np.ndarray:
+    """(days, 5) + batch: forget, input, output, candidate, tanh(c_t)."""
+    gates = vars(trace).get("_gates")
+    if gates is None:
+        seen = np.broadcast_arrays(*(getattr(trace, name) for name in _ORDER + ("tanh_long",)))
+        gates = np.stack([_days_first(v) for v in seen], axis=1)
+    return gates
 
 
 def forward(params: Params, x, long_memory=0.0, short_memory=0.0) -> np.ndarray:
@@ -177,80 +209,80 @@ def backward(trace: Trace, d_final_short, d_final_long=0.0,
     return _backward(trace, d_final_short, d_final_long, derivative_slack, per_day=True, allocate=_fresh)
 
 
-def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack: float, per_day: bool,
+def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack, per_day: bool,
               allocate) -> Gradients:
     """backward; without per_day, only the gradients for the 12 names (scratch rows serve every day)."""
-    p = trace.params
+    gates = _gates_by_day(trace)
     x, long_before, short_before = (_days_first(a) for a in (
         trace.days, trace.long_before, trace.short_before))
-    forget, input_, candidate, output, tanh_long = (_rows(_days_first(a)) for a in (
-        trace.forget, trace.input, trace.candidate, trace.output, trace.tanh_long))
     steps = x.shape[0]
     batch = np.broadcast_shapes(trace.final_short.shape, np.shape(d_final_short), np.shape(d_final_long))
+    weights_short = _by_gate(trace.params, 0, len(batch))
+    slack_long, slack_gates = _slack_by_day(derivative_slack, batch, steps)
     # sensitivities of the memories before each day, and (row `steps`) of the final ones
     d_memories = allocate("d_memories", (2, steps + 1 if per_day else 2) + batch)
     d_long, d_short = (_rows(m, steps + 1) for m in d_memories)
     d_long[steps][...], d_short[steps][...] = d_final_long, d_final_short
-    d_gates = allocate("d_gates", (steps if per_day else 1, 4) + batch)  # d/d(gate value), in GATES order
+    d_gates = allocate("d_gates", (steps if per_day else 1, 4) + batch)  # d/d(gate value), in _ORDER
     d_sums = allocate("d_sums", (steps if per_day else 1, 4) + batch)  # d/d(gate's weighted sum)
-    d_forget, d_input, d_candidate, d_output = (_rows(d_gates[:, g], steps) for g in range(4))
-    d_forget_sum, d_input_sum, d_candidate_sum, d_output_sum = (_rows(d_sums[:, g], steps) for g in range(4))
-    # d_params[g] holds gate g's (weight on h, weight on x, bias): PARAM_NAMES' order
-    d_params = allocate("d_params", (len(GATES), 3) + batch)
+    d_params = allocate("d_params", (3, 4) + batch)  # places as in _PLACE
     d_params.fill(0.0)
-    d_weights_short, d_weights_x, d_biases = d_params[:, 0], d_params[:, 1], d_params[:, 2]
-    products = allocate("products", (4,) + batch)
-    if isinstance(derivative_slack, Mapping):
-        slacks = {key: _rows(_days_first(np.asarray(value, dtype=np.float64)))
-                  for key, value in derivative_slack.items()}
+    d_weights_short, d_weights_x, d_biases = d_params
+    work = allocate("work", (4,) + batch)
+    work_sigmoids, work_candidate = work[_SIGMOID_GATES], work[3, ...]
+    d_tanh = work[0, ...]
     for t in reversed(range(steps)):
-        if isinstance(derivative_slack, Mapping):
-            slack = {key: rows[t] for key, rows in slacks.items()}
-        else:
-            slack = dict.fromkeys(("long",) + GATES, derivative_slack)
-        # h_t = tanh(c_t) * o
-        np.multiply(d_short[t + 1], tanh_long[t], out=d_output[t])
-        d_long[t + 1] += d_short[t + 1] * output[t] * _slacked(1.0 - tanh_long[t] ** 2, slack["long"])
-        # c_t = c_{t-1} * f + i * g
-        np.multiply(d_long[t + 1], long_before[t], out=d_forget[t])
-        np.multiply(d_long[t + 1], candidate[t], out=d_input[t])
-        np.multiply(d_long[t + 1], input_[t], out=d_candidate[t])
-        # back through each gate's squashing function to its weighted sum
-        np.multiply(d_forget[t], _slacked(forget[t] * (1.0 - forget[t]), slack["forget"]),
-                    out=d_forget_sum[t])
-        np.multiply(d_input[t], _slacked(input_[t] * (1.0 - input_[t]), slack["input"]), out=d_input_sum[t])
-        np.multiply(d_candidate[t], _slacked(1.0 - candidate[t] ** 2, slack["candidate"]),
-                    out=d_candidate_sum[t])
-        np.multiply(d_output[t], _slacked(output[t] * (1.0 - output[t]), slack["output"]),
-                    out=d_output_sum[t])
+        forget, input_, output, candidate, tanh_long = _rows(gates[t])
+        d_gate = d_gates[t if per_day else 0]
+        d_forget, d_input, d_output, d_candidate = _rows(d_gate)
+        d_sum = d_sums[t if per_day else 0]
+        # h_t = tanh(c_t) o
+        np.multiply(d_short[t + 1], tanh_long, out=d_output)
+        np.subtract(1.0, np.multiply(tanh_long, tanh_long, out=d_tanh), out=d_tanh)
+        if slack_long is not None:
+            d_tanh += slack_long[t]
+        d_long[t + 1] += np.multiply(np.multiply(d_tanh, output, out=d_tanh), d_short[t + 1], out=d_tanh)
+        # c_t = c_{t-1} f + i g
+        np.multiply(d_long[t + 1], long_before[t], out=d_forget)
+        np.multiply(d_long[t + 1], candidate, out=d_input)
+        np.multiply(d_long[t + 1], input_, out=d_candidate)
+        # back through each gate's squashing function to its weighted sum: s (1 - s) and 1 - g^2
+        squashed = gates[t, _SIGMOID_GATES]
+        np.multiply(np.subtract(1.0, squashed, out=work_sigmoids), squashed, out=work_sigmoids)
+        np.subtract(1.0, np.multiply(candidate, candidate, out=work_candidate), out=work_candidate)
+        if slack_gates is not None:
+            work += slack_gates[t]
+        np.multiply(d_gate, work, out=d_sum)
         # each weight's gradient: its gate's d_sum times what the weight multiplied, summed over days
-        d_sums_t = d_sums[t if per_day else 0]
-        d_weights_short += np.multiply(d_sums_t, short_before[t], out=products)
-        d_weights_x += np.multiply(d_sums_t, x[t], out=products)
-        d_biases += d_sums_t
+        d_biases += d_sum
+        d_weights_short += np.multiply(d_sum, short_before[t], out=work)
+        d_weights_x += np.multiply(d_sum, x[t], out=work)
         # the day before: h_{t-1} feeds every weighted sum, c_{t-1} only the new long memory
-        np.add(d_forget_sum[t] * p["wlr1"] + d_input_sum[t] * p["wpr1"] + d_candidate_sum[t] * p["wp1"],
-               d_output_sum[t] * p["wo1"], out=d_short[t])
-        np.multiply(d_long[t + 1], forget[t], out=d_long[t])
-    d_params = {name: d_params[g, k]
-                for g, gate in enumerate(GATES) for k, name in enumerate(GATE_PARAMS[gate])}
+        np.sum(np.multiply(d_sum, weights_short, out=work), axis=0, out=d_short[t])
+        np.multiply(d_long[t + 1], forget, out=d_long[t])
+    d_params = {name: d_params[_PLACE[name]] for name in PARAM_NAMES}
     if not per_day:
         return Gradients(params=d_params, days=None, long_memory=d_long[0], short_memory=d_short[0],
                          long=None, short=None, gates=None, gate_sums=None)
     # x_t feeds every weighted sum of its day
-    d_days = (d_sums[:, 0] * p["wlr2"] + d_sums[:, 1] * p["wpr2"] + d_sums[:, 2] * p["wp2"]
-              + d_sums[:, 3] * p["wo2"])
+    d_days = np.sum(d_sums * _by_gate(trace.params, 1, len(batch)), axis=1)
+    by_gate = {gate: g for g, gate in enumerate(_ORDER)}
     return Gradients(params=d_params, days=_days_last(d_days), long_memory=d_long[0], short_memory=d_short[0],
                      long=_days_last(d_memories[0, 1:]), short=_days_last(d_memories[1, 1:]),
-                     gates={gate: _days_last(d_gates[:, g]) for g, gate in enumerate(GATES)},
-                     gate_sums={gate: _days_last(d_sums[:, g]) for g, gate in enumerate(GATES)})
+                     gates={gate: _days_last(d_gates[:, by_gate[gate]]) for gate in GATES},
+                     gate_sums={gate: _days_last(d_sums[:, by_gate[gate]]) for gate in GATES})
 
 
-def _slacked(derivative: np.ndarray, slack) -> np.ndarray:
-    """derivative + slack, skipping the pass over the batch when there is no slack."""
-    if isinstance(slack, np.ndarray) or slack:
-        derivative = derivative + slack
-    return derivative
+def _slack_by_day(slack: float | Mapping[str, np.ndarray], batch: tuple[int, ...], steps: int):
+    """derivative_slack as (days,) + batch for the cell output's tanh and (days, 4) + batch for the
+    gates in _ORDER; None where there is no slack (so no pass over the batch adds a zero)."""
+    if not isinstance(slack, Mapping):
+        return (np.full(steps, float(slack)),) * 2 if slack else (None, None)
+
+    def by_day(key: str) -> np.ndarray:
+        return _days_first(np.broadcast_to(np.asarray(slack[key], dtype=np.float64), batch + (steps,)))
+
+    return by_day("long"), np.stack([by_day(gate) for gate in _ORDER], axis=1)
 
 
 def loss(params: Params, x, label, long_memory=0.0, short_memory=0.0) -> np.ndarray:
@@ -262,33 +294,37 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The lesson's loss and its gradient for each of the 12 names, per batch element.
 
-    A large batch runs in pieces of rows, each small enough that its working arrays stay in the
-    caches; each element is computed exactly as it would be alone.
+    A large batch runs in pieces of rows, on several threads; each element is computed exactly as
+    it would be alone.
     """
     p, days = _as_params(params), _as_days(x)
     label, long_memory, short_memory = (np.asarray(v, dtype=np.float64)
                                         for v in (label, long_memory, short_memory))
     batch = np.broadcast(days[..., 0], *p.values(), label, long_memory, short_memory).shape
     out = np.empty((1 + len(PARAM_NAMES),) + batch)  # one block: the loss, then the 12 gradients
-    loss, d_params = out[0, ...], out[1:].reshape((len(GATES), 3) + batch)
+    loss, d_params = out[0, ...], out[1:].reshape((3, 4) + batch)
 
-    def one_piece(rows: slice | EllipsisType) -> None:
-        def part(v: np.ndarray, day_axis: int = 0) -> np.ndarray:
-            """v's share of the rows (all of v where it broadcasts along them)."""
-            if rows is ... or v.ndim - day_axis < len(batch) or v.shape[0] == 1:
-                return v
-            return v[rows]
-        _loss_and_grads({name: part(v) for name, v in p.items()}, part(days, 1), part(label),
-                        part(long_memory), part(short_memory), loss[rows], d_params[:, :, rows])
+    def some_pieces(pieces: list[slice | EllipsisType]) -> None:
+        for rows in pieces:
+            def part(v: np.ndarray, day_axis: int = 0) -> np.ndarray:
+                """v's share of the rows (all of v where it broadcasts along them)."""
+                if rows is ... or v.ndim - day_axis < len(batch) or v.shape[0] == 1:
+                    return v
+                return v[rows]
+            _loss_and_grads({name: part(v) for name, v in p.items()}, part(days, 1), part(label),
+                            part(long_memory), part(short_memory), loss[rows], d_params[:, :, rows])
 
-    for rows in _pieces(batch):
-        one_piece(rows)
-    return loss, dict(zip(PARAM_NAMES, out[1:]))
+    pieces, threads = _pieces(batch)
+    shares = [_WORKERS.pool().submit(some_pieces, pieces[k::threads]) for k in range(1, threads)]
+    some_pieces(pieces[::threads])
+    for share in shares:
+        share.result()
+    return loss, {name: d_params[_PLACE[name]] for name in PARAM_NAMES}
 
 
 def _loss_and_grads(p, days, label, long_memory, short_memory, loss: np.ndarray, d_params: np.ndarray
                     ) -> None:
-    """The loss into `loss` and the gradients into `d_params` ((gate, 3) + batch, PARAM_NAMES' order)."""
+    """The loss into `loss` and the gradients into `d_params` ((3, 4) + batch, places as in _PLACE)."""
     trace = _run(p, days, long_memory, short_memory, _SCRATCH.empty)
     error = np.subtract(trace.final_short, label, out=loss)
 
@@ -299,20 +335,45 @@ def _loss_and_grads(p, days, label, long_memory, short_memory, loss: np.ndarray,
     np.square(error, out=loss)
 
 
-# elements in one piece: small enough for its working arrays to stay in the caches, large enough
-# that NumPy's per-call overhead stays small. (Running pieces on two threads gained nothing on the
-# 2-core machine the benchmarks ran on, so they run one after another.)
-PIECE = 16384
+# A large batch runs in pieces of at most PIECE elements, spread over THREADS threads (NumPy lets
+# go of the GIL inside each operation). A thread takes a share only if it gets SHARE elements or
+# more: every NumPy call hands the GIL over between the threads, which costs more than a smaller
+# share of arithmetic saves.
+PIECE, SHARE = 65536, 32768
+THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _pieces(batch: tuple[int, ...]) -> list[slice | EllipsisType]:
-    """Row ranges of the batch's first axis, about PIECE elements each (or ... for the whole batch)."""
-    if not batch:
-        return [...]
-    rows = max(1, PIECE // max(1, math.prod(batch[1:])))
-    if batch[0] < 2 * rows:
-        return [...]
-    return [slice(start, start + rows) for start in range(0, batch[0], rows)]
+def _pieces(batch: tuple[int, ...]) -> tuple[list[slice | EllipsisType], int]:
+    """Row ranges of the batch's first axis, of equal size (or ... for the whole batch), and how
+    many threads share them."""
+    elements, rows = math.prod(batch), batch[0] if batch else 1
+    threads = max(1, min(THREADS, elements // SHARE, rows))
+    count = threads * -(-elements // (threads * PIECE))
+    if count <= 1:
+        return [...], 1
+    size = -(-rows // count)
+    return [slice(start, start + size) for start in range(0, rows, size)], threads
+
+
+class _Workers:
+    """The threads that take their share of a large batch's pieces; started on first use and
+    forgotten in a forked child (whose copy of them would never run)."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forget)
+
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(THREADS - 1, thread_name_prefix="reference")
+        return self._pool
+
+    def _forget(self) -> None:
+        self._pool = None
+
+
+_WORKERS = _Workers()
 
 
 class _Scratch(threading.local):
@@ -327,10 +388,11 @@ class _Scratch(threading.local):
         self.arrays: dict[str, np.ndarray] = {}
 
     def empty(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        array = self.arrays.get(name)
-        if array is None or array.shape != shape:
-            array = self.arrays[name] = np.empty(shape)
-        return array
+        size = math.prod(shape)
+        buffer = self.arrays.get(name)
+        if buffer is None or buffer.size < size:
+            buffer = self.arrays[name] = np.empty(size)
+        return buffer[:size].reshape(shape)
 
 
 _SCRATCH = _Scratch()
