@@ -47,3 +47,9 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("handlstm headroom: worst |error| / tolerance per property (fails above 1)")
     for label, worst in sorted(HEADROOM.items()):
         terminalreporter.write_line(f"  {label:<45} {worst:10.3g}")
+
+
+def pytest_collection_modifyitems(items):
+    """Long runs first: under xdist one worker starts them at once while the other takes the rest,
+    instead of a long run starting last and keeping the whole suite waiting."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
