@@ -8,8 +8,9 @@ sides of a ratio alike. Sections:
    same work (same module, optimizer, data order, the lesson's three values recorded), per step;
 2. reference throughput: `reference.loss_and_grads` against torch autograd through the hand
    module's batched forward, batches of 1 ... 10^6 length-4 sequences, float64;
-3. verification cost: `pytest` under the ci profile, `handlstm check` on a correct lesson-style
-   file, and the examples per second each property runs;
+3. verification cost: `pytest -n 2` (the README's command) and one-process `pytest` under the ci
+   profile, `handlstm check` on a correct lesson-style file, and the examples per second each
+   property runs;
 4. scaling: `handlstm check PATH... --jobs J` on N copies of that file.
 
 A section that cannot run says why, and the script exits 1 after printing the rest.
@@ -195,12 +196,17 @@ def correct_file() -> Path:
 
 
 def verification(quick: bool) -> dict:
-    # the suite's wall time counts whatever the outcome; the outcome is reported beside it
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                          cwd=ROOT, env=_env(CI="true"), capture_output=True, text=True)
-    result = {"pytest_seconds": time.perf_counter() - start, "pytest_exit_code": done.returncode,
-              "pytest_summary": (done.stdout.strip().splitlines() or [""])[-1]}
+    # the README's test command (two xdist workers), and the same suite on one process; the wall
+    # time counts whatever the outcome, which is reported beside it
+    result = {}
+    for key, extra in (("pytest", ["-n", "2"]), ("pytest_one_process", [])):
+        if quick and extra == []:
+            continue
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra],
+                              cwd=ROOT, env=_env(CI="true"), capture_output=True, text=True)
+        result.update({f"{key}_seconds": time.perf_counter() - start, f"{key}_exit_code": done.returncode,
+                       f"{key}_summary": (done.stdout.strip().splitlines() or [""])[-1]})
     path = correct_file()
     checks = [wall(HANDLSTM + ["check", str(path)]) for _ in range(1 if quick else 3)]
     result.update({"check_file": str(path.relative_to(ROOT)), "check_seconds": median(checks)})
@@ -336,8 +342,11 @@ def table(results: dict) -> str:
     if "pytest_seconds" in results:
         add("")
         add("3. verification cost")
-        add(f"   pytest (CI=true, ci profile): {results['pytest_seconds']:.1f} s "
+        add(f"   python -m pytest -n 2 (the README's command; CI=true, ci profile): {results['pytest_seconds']:.1f} s "
             f"(exit {results['pytest_exit_code']}: {results['pytest_summary']})")
+        if "pytest_one_process_seconds" in results:
+            add(f"   python -m pytest, one process: {results['pytest_one_process_seconds']:.1f} s "
+                f"(exit {results['pytest_one_process_exit_code']}: {results['pytest_one_process_summary']})")
         add(f"   handlstm check {results['check_file']}: {results['check_seconds']:.1f} s")
         rates = ", ".join(f"{k} {v:.3g}" for k, v in results["examples_per_second"].items())
         add(f"   examples per second, hand module in process: {rates}")
