@@ -211,7 +211,7 @@ def backward(trace: Trace, d_final_short, d_final_long=0.0,
 
 def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack, per_day: bool,
               allocate) -> Gradients:
-    """backward; without per_day, only the gradients for the 12 names (scratch rows serve every day)."""
+    """backward; without per_day, only the gradients for the 12 names (scratch rows serve the days)."""
     gates = _gates_by_day(trace)
     x, long_before, short_before = (_days_first(a) for a in (
         trace.days, trace.long_before, trace.short_before))
@@ -224,10 +224,7 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack, per_d
     d_long, d_short = (_rows(m, steps + 1) for m in d_memories)
     d_long[steps][...], d_short[steps][...] = d_final_long, d_final_short
     d_gates = allocate("d_gates", (steps if per_day else 1, 4) + batch)  # d/d(gate value), in _ORDER
-    d_sums = allocate("d_sums", (steps if per_day else 1, 4) + batch)  # d/d(gate's weighted sum)
-    d_params = allocate("d_params", (3, 4) + batch)  # places as in _PLACE
-    d_params.fill(0.0)
-    d_weights_short, d_weights_x, d_biases = d_params
+    d_sums = allocate("d_sums", (steps, 4) + batch)  # d/d(gate's weighted sum)
     work = allocate("work", (4,) + batch)
     work_sigmoids, work_candidate = work[_SIGMOID_GATES], work[3, ...]
     d_tanh = work[0, ...]
@@ -235,7 +232,7 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack, per_d
         forget, input_, output, candidate, tanh_long = _rows(gates[t])
         d_gate = d_gates[t if per_day else 0]
         d_forget, d_input, d_output, d_candidate = _rows(d_gate)
-        d_sum = d_sums[t if per_day else 0]
+        d_sum = d_sums[t]
         # h_t = tanh(c_t) o
         np.multiply(d_short[t + 1], tanh_long, out=d_output)
         np.subtract(1.0, np.multiply(tanh_long, tanh_long, out=d_tanh), out=d_tanh)
@@ -253,16 +250,19 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack, per_d
         if slack_gates is not None:
             work += slack_gates[t]
         np.multiply(d_gate, work, out=d_sum)
-        # each weight's gradient: its gate's d_sum times what the weight multiplied, summed over days
-        d_biases += d_sum
-        d_weights_short += np.multiply(d_sum, short_before[t], out=work)
-        d_weights_x += np.multiply(d_sum, x[t], out=work)
         # the day before: h_{t-1} feeds every weighted sum, c_{t-1} only the new long memory
-        np.sum(np.multiply(d_sum, weights_short, out=work), axis=0, out=d_short[t])
-        np.multiply(d_long[t + 1], forget, out=d_long[t])
+        # (for the initial memories, only backward's own callers ask)
+        if t > 0 or per_day:
+            np.sum(np.multiply(d_sum, weights_short, out=work), axis=0, out=d_short[t])
+            np.multiply(d_long[t + 1], forget, out=d_long[t])
+    # each weight's gradient: its gate's d_sum times what the weight multiplied, summed over days
+    d_params = allocate("d_params", (3, 4) + batch)  # places as in _PLACE
+    np.einsum("tg...,t...->g...", d_sums, short_before, out=d_params[0])
+    np.einsum("tg...,t...->g...", d_sums, x, out=d_params[1])
+    np.sum(d_sums, axis=0, out=d_params[2])
     d_params = {name: d_params[_PLACE[name]] for name in PARAM_NAMES}
     if not per_day:
-        return Gradients(params=d_params, days=None, long_memory=d_long[0], short_memory=d_short[0],
+        return Gradients(params=d_params, days=None, long_memory=None, short_memory=None,
                          long=None, short=None, gates=None, gate_sums=None)
     # x_t feeds every weighted sum of its day
     d_days = np.sum(d_sums * _by_gate(trace.params, 1, len(batch)), axis=1)
