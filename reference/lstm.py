@@ -340,7 +340,8 @@ def _loss_and_grads(p, days, label, long_memory, short_memory, loss: np.ndarray,
 # more: every NumPy call hands the GIL over between the threads, which costs more than a smaller
 # share of arithmetic saves.
 PIECE, SHARE = 65536, 32768
-THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+# (at most 4: measured on 2 cores, and more threads hand the GIL over more often)
+THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def _pieces(batch: tuple[int, ...]) -> tuple[list[slice | EllipsisType], int]:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 
 import reference
+from reference import lstm
 from handlstm import strategies
 from handlstm.strategies import Example
 
@@ -59,6 +60,25 @@ def test_one_call_broadcasts_over_parameter_sets_and_sequences():
             one = {name: float(params[name][i, 0]) for name in reference.PARAM_NAMES}
             assert batched[i, j] == reference.forward(one, days[j])
             assert grads["wp2"][i, j] == reference.loss_and_grads(one, days[j], 0.5)[1]["wp2"]
+
+
+def test_a_large_batch_in_pieces_on_threads_gives_what_one_piece_gives(monkeypatch):
+    """Above 2 * SHARE elements loss_and_grads splits the batch and shares the pieces among threads
+    (two here, whatever the machine has): every element must come out exactly as in one piece."""
+    rng = np.random.default_rng(1)
+    params = {name: rng.normal(size=(3, 1)) for name in reference.PARAM_NAMES}
+    days, labels = rng.normal(size=(lstm.SHARE, 4)), rng.uniform(size=lstm.SHARE)
+    monkeypatch.setattr(lstm, "THREADS", 2)
+    monkeypatch.setattr(lstm, "PIECE", lstm.SHARE // 2)
+    pieces, threads = lstm._pieces((3, lstm.SHARE))
+    assert (len(pieces), threads) == (3, 2)  # a piece a parameter set, on two threads
+    loss, grads = reference.loss_and_grads(params, days, labels)
+    monkeypatch.setattr(lstm, "THREADS", 1)
+    monkeypatch.setattr(lstm, "PIECE", 10 * lstm.SHARE)
+    assert lstm._pieces((3, lstm.SHARE)) == ([...], 1)
+    whole_loss, whole_grads = reference.loss_and_grads(params, days, labels)
+    assert np.array_equal(loss, whole_loss)
+    assert all(np.array_equal(grads[name], whole_grads[name]) for name in reference.PARAM_NAMES)
 
 
 def test_a_single_sequence_gives_a_scalar():
