@@ -13,11 +13,12 @@ class LessonModule(L.LightningModule):
 
     # Lightning names the running hook in self._current_fx_name around every hook it calls, about
     # 50 times a step; nn.Module.__setattr__ first checks each value against parameters, modules
-    # and buffers, which cost 5% of the lesson's step. These names are never any of those.
+    # and buffers, which cost 5% of the lesson's step. A name or a dict of values is none of those.
     PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "lesson_values"})
+    PLAIN_TYPES = (str, dict, type(None))
 
     def __setattr__(self, name: str, value) -> None:
-        if name in self.PLAIN_ATTRIBUTES:
+        if name in self.PLAIN_ATTRIBUTES and type(value) in self.PLAIN_TYPES:
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)

@@ -13,10 +13,11 @@ element is computed exactly as it would be alone.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
 from types import EllipsisType
@@ -212,11 +213,12 @@ def backward(trace: Trace, d_final_short, d_final_long=0.0,
 def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack, per_day: bool,
               allocate) -> Gradients:
     """backward; without per_day, only the gradients for the 12 names (scratch rows serve the days)."""
-    gates = _gates_by_day(trace)
     x, long_before, short_before = (_days_first(a) for a in (
         trace.days, trace.long_before, trace.short_before))
     steps = x.shape[0]
     batch = np.broadcast_shapes(trace.final_short.shape, np.shape(d_final_short), np.shape(d_final_long))
+    gates = _gates_by_day(trace)  # its batch axes padded to batch's, so that the gate axes line up
+    gates = gates.reshape(gates.shape[:2] + (1,) * (len(batch) + 2 - gates.ndim) + gates.shape[2:])
     weights_short = _by_gate(trace.params, 0, len(batch))
     slack_long, slack_gates = _slack_by_day(derivative_slack, batch, steps)
     # sensitivities of the memories before each day, and (row `steps`) of the final ones
@@ -315,10 +317,15 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
                             part(long_memory), part(short_memory), loss[rows], d_params[:, :, rows])
 
     pieces, threads = _pieces(batch)
-    shares = [_WORKERS.pool().submit(some_pieces, pieces[k::threads]) for k in range(1, threads)]
-    some_pieces(pieces[::threads])
+    # each share runs in a copy of the caller's context, so the caller's np.errstate holds there too
+    shares = [_WORKERS.pool().submit(contextvars.copy_context().run, some_pieces, pieces[k::threads])
+              for k in range(1, threads)]
+    try:
+        some_pieces(pieces[::threads])
+    finally:
+        wait(shares)  # no share still writing into `out` once this call is over, whatever happened
     for share in shares:
-        share.result()
+        share.result()  # a share's exception is the caller's
     return loss, {name: d_params[_PLACE[name]] for name in PARAM_NAMES}
 
 
@@ -362,16 +369,18 @@ class _Workers:
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
+        self._starting = threading.Lock()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._forget)
 
     def pool(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(THREADS - 1, thread_name_prefix="reference")
-        return self._pool
+        with self._starting:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(THREADS - 1, thread_name_prefix="reference")
+            return self._pool
 
     def _forget(self) -> None:
-        self._pool = None
+        self._pool, self._starting = None, threading.Lock()
 
 
 _WORKERS = _Workers()

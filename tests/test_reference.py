@@ -81,6 +81,33 @@ def test_a_large_batch_in_pieces_on_threads_gives_what_one_piece_gives(monkeypat
     assert all(np.array_equal(grads[name], whole_grads[name]) for name in reference.PARAM_NAMES)
 
 
+def test_labels_and_seeds_may_carry_batch_axes_the_forward_pass_has_not():
+    rng = np.random.default_rng(0)  # gates that differ: the lesson's own start has three alike
+    params = {name: float(rng.normal()) for name in reference.PARAM_NAMES}
+    days, labels = [0.0, 0.5, 0.25, 1.0], np.array([[0.1, 0.5, 0.9], [1.0, 0.0, 2.0]])
+    loss, grads = reference.loss_and_grads(params, days, labels)
+    assert loss.shape == grads["wlr1"].shape == (2, 3)
+    for index, label in np.ndenumerate(labels):
+        one_loss, one = reference.loss_and_grads(params, days, label)
+        assert loss[index] == one_loss and all(grads[n][index] == one[n] for n in reference.PARAM_NAMES)
+    trace, seeds = reference.run(params, days), np.array([1.0, -2.0, 3.0])
+    batched = reference.backward(trace, seeds)
+    for k, seed in enumerate(seeds):
+        assert all(batched.params[n][k] == reference.backward(trace, seed).params[n] for n in reference.PARAM_NAMES)
+
+
+def test_the_callers_floating_point_settings_hold_on_every_thread(monkeypatch):
+    """A large batch's pieces run on threads; np.errstate set by the caller must reach them all."""
+    monkeypatch.setattr(lstm, "THREADS", 2)
+    monkeypatch.setattr(lstm, "PIECE", lstm.SHARE)
+    params = dict(strategies.lesson_examples()[0].params, wlr2=0.0)
+    days = np.zeros((2 * lstm.SHARE, 4))
+    days[-1, 0] = np.inf  # inf * wlr2 = inf * 0: an invalid operation, in the second thread's piece
+    assert lstm._pieces(days.shape[:1])[1] == 2
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        reference.loss_and_grads(params, days, 0.0)
+
+
 def test_a_single_sequence_gives_a_scalar():
     params = strategies.lesson_examples()[0].params
     assert np.shape(reference.forward(params, [0.0, 0.5, 0.25, 1.0])) == ()
