@@ -13,7 +13,6 @@ element is computed exactly as it would be alone.
 
 from __future__ import annotations
 
-import contextvars
 import math
 import os
 import threading
@@ -306,22 +305,25 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
     out = np.empty((1 + len(PARAM_NAMES),) + batch)  # one block: the loss, then the 12 gradients
     loss, d_params = out[0, ...], out[1:].reshape((3, 4) + batch)
 
-    def some_pieces(pieces: list[slice | EllipsisType]) -> None:
-        for rows in pieces:
-            def part(v: np.ndarray, day_axis: int = 0) -> np.ndarray:
-                """v's share of the rows (all of v where it broadcasts along them)."""
-                if rows is ... or v.ndim - day_axis < len(batch) or v.shape[0] == 1:
-                    return v
-                return v[rows]
-            _loss_and_grads({name: part(v) for name, v in p.items()}, part(days, 1), part(label),
-                            part(long_memory), part(short_memory), loss[rows], d_params[:, :, rows])
+    def worker_share(pieces: list[slice | EllipsisType], settings: dict) -> None:
+        with np.errstate(**settings):  # the caller's floating-point settings (np.geterr())
+            for rows in pieces:
+                one_piece(rows)
+
+    def one_piece(rows: slice | EllipsisType) -> None:
+        def part(v: np.ndarray, day_axis: int = 0) -> np.ndarray:
+            """v's share of the rows (all of v where it broadcasts along them)."""
+            if rows is ... or v.ndim - day_axis < len(batch) or v.shape[0] == 1:
+                return v
+            return v[rows]
+        _loss_and_grads({name: part(v) for name, v in p.items()}, part(days, 1), part(label),
+                        part(long_memory), part(short_memory), loss[rows], d_params[:, :, rows])
 
     pieces, threads = _pieces(batch)
-    # each share runs in a copy of the caller's context, so the caller's np.errstate holds there too
-    shares = [_WORKERS.pool().submit(contextvars.copy_context().run, some_pieces, pieces[k::threads])
-              for k in range(1, threads)]
+    shares = [_WORKERS.pool().submit(worker_share, pieces[k::threads], np.geterr()) for k in range(1, threads)]
     try:
-        some_pieces(pieces[::threads])
+        for rows in pieces[::threads]:
+            one_piece(rows)
     finally:
         wait(shares)  # no share still writing into `out` once this call is over, whatever happened
     for share in shares:
