@@ -155,8 +155,8 @@ def _run(p: dict[str, np.ndarray], days: np.ndarray, long_memory, short_memory, 
     memories[0, 0], memories[1, 0] = long_memory, short_memory
     long, short = (_rows(m) for m in memories)
     gates = allocate("gates", (steps, 5) + batch)  # per day: forget, input, output, candidate, tanh(c_t)
-    product = allocate("product", batch)
     work = allocate("work", (4,) + batch)
+    product = work[0, ...]  # i g, once the weighted sums no longer need work
     with np.errstate(over="ignore"):  # exp(-sum) = inf for sum << 0 gives sigmoid's exact limit 0
         for t in range(steps):
             # each gate's weighted sum h_{t-1} w_h + x_t w_x + b (a sigmoid gate's negated)
