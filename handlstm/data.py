@@ -17,3 +17,6 @@ def dataloader(dtype=None):
     inputs = torch.tensor(SEQUENCES, dtype=dtype)
     labels = torch.tensor(LABELS, dtype=dtype)
     return DataLoader(TensorDataset(inputs, labels), batch_size=1, shuffle=False)
+
+
+LESSON_DAYS = len(COMPANY_A)  # the days of each company the lesson's forward unrolls over

@@ -3,7 +3,7 @@
 Registered under the pytest11 entry point; does nothing (and imports nothing heavy) unless
 --handlstm-impl is given. Then it adds one real pytest item per check (forward, gradients,
 training, state), so -k, -x, --junitxml and xdist work as usual. The checks are `handlstm check`'s
-own: `verdict.check` runs the implementation isolated in a child process once per session (under
+own: `run.check` runs the implementation in the same sandbox as the command, once per session (under
 xdist, once in the controller, shared with the workers), and each item reports its check's
 outcome with the same diagnosis, hint and counterexample as the command.
 """
@@ -35,7 +35,7 @@ def _enabled(config) -> bool:
 
 def _settings(config) -> dict:
     """check_file's arguments from the command line; a bad option stops pytest with one line."""
-    from .check.command import split_target
+    from .check.options import split_target
     from .errors import UserError
 
     path, class_name = split_target(config.getoption("handlstm_impl"))
@@ -57,7 +57,7 @@ def _settings(config) -> dict:
 
 def _read_param_map(argument: str):
     """'auto', or the JSON object in the file, read as the command reads it."""
-    from .check.command import read_param_map
+    from .check.options import read_param_map
 
     return "auto" if argument == "auto" else read_param_map(argument)
 
@@ -70,7 +70,7 @@ def _outcome(config) -> dict:
         if REPORT_KEY in workerinput:
             cached = json.loads(workerinput[REPORT_KEY])
         else:
-            from .check.verdict import check
+            from .check.run import check
             from .errors import UserError
 
             settings = _settings(config)
@@ -107,7 +107,7 @@ def pytest_report_header(config):
     options = [f"param map: {mapping}",
                f"examples per property: {settings.get('examples', 'default')}",
                f"time limit: {settings.get('timeout', 'default')} s",
-               "run isolated in a child process, once per session"]
+               "run in a sandbox (bubblewrap where it works, else a child process), once per session"]
     return lines + ["handlstm: " + ", ".join(options)]
 
 
@@ -131,7 +131,7 @@ class HandlstmChecks(pytest.File):
     named file::check like any test."""
 
     def collect(self):
-        from .check.verdict import CHECK_IDS
+        from .check.report import CHECK_IDS
 
         return [HandlstmCheck.from_parent(self, name=check) for check in CHECK_IDS]
 
@@ -148,7 +148,7 @@ class HandlstmCheck(pytest.Item):
     """One check's outcome from the session's report."""
 
     def setup(self):
-        from .check.verdict import error_line
+        from .check.report import error_line
 
         report = _outcome(self.config)["report"]
         if report["verdict"] == "error" and self._check(report)["status"] == "error":
@@ -200,6 +200,9 @@ def pytest_terminal_summary(terminalreporter, config):
     write("implementation: " + " · ".join(str(part) for part in found if part))
     if implementation.get("param_map"):
         write("param map: " + json.dumps(implementation["param_map"]))
+    write(f"isolation: {report.get('isolation')}")
+    for finding in report.get("findings", []):
+        write(f"finding: {finding['id']} — {finding['detail']}")
     for note in interface.get("notes", []):
         if not note.startswith("parameters found by behaviour"):  # the param map line says it
             write(f"note: {note}")

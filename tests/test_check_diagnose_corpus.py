@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from handlstm import properties
-from handlstm.check import load
-from handlstm.check.child import Session
+from handlstm.check import source as load
+from handlstm.check.sandbox.runner import Session
+from handlstm.data import LABELS, SEQUENCES
 from handlstm.check.diagnose import CATALOG, diagnose
 from handlstm.strategies import Example, lesson_examples
 from reference import PARAM_NAMES
@@ -52,7 +53,7 @@ class SessionSubject:
         return answer["loss"], answer["grads"]
 
     def train(self, params, steps):
-        answer = self.ask("train", params=params, steps=steps)
+        answer = self.ask("train", params=params, steps=steps, sequences=SEQUENCES, labels=LABELS)
         return answer["lr"], answer["trajectory"]
 
 
@@ -93,6 +94,6 @@ def test_buggy_file_is_diagnosed_as_its_mistake(path):
     subject = SessionSubject(path, "float64")
     results = results_of(subject)
     assert any(r["status"] != "pass" for r in results), f"{path.name} passes every check"
-    found = diagnose(subject, results, subject.ask("facts"))
+    found = diagnose(subject, results, subject.ask("facts", sequences=SEQUENCES, labels=LABELS))
     assert found[0]["id"] == expected_id(path), (results, found)
     assert all(d["detail"] for d in found)

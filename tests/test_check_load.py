@@ -5,12 +5,13 @@ import json
 
 import pytest
 
-from handlstm.check import load
-from handlstm.check.command import split_target
+from handlstm.check import source as load
+from handlstm.check.options import split_target
+from handlstm.check.sandbox import definitions
 
 
 def kept(text: str) -> list[str]:
-    return [ast.unparse(s).splitlines()[0] for s in load.select(ast.parse(text))]
+    return [ast.unparse(s).splitlines()[0] for s in definitions.select(ast.parse(text))]
 
 
 def test_training_prints_and_plots_at_top_level_are_left_out():
@@ -39,7 +40,7 @@ if __name__ == "__main__":
 
 
 def test_a_top_level_object_runs_only_when_the_class_needs_it(tmp_path):
-    from handlstm.check.load import Source, execute
+    from handlstm.check.sandbox.definitions import Source, execute
 
     text = """
 class Config:
@@ -71,7 +72,7 @@ if __name__ == "__main__":
     LR = 0.1
 """
     assert kept(text) == ["if torch.cuda.is_available():"]
-    assert load.needed_names(load.select(ast.parse(text + "class A:\n    d = device\n"))) >= {"device", "torch"}
+    assert definitions.needed_names(definitions.select(ast.parse(text + "class A:\n    d = device\n"))) >= {"device", "torch"}
 
 
 def test_a_try_of_imports_is_kept_and_a_try_that_trains_is_not():
@@ -85,7 +86,7 @@ try:
 except Exception:
     pass
 """
-    assert kept(text) == ["try:"] and len(load.select(ast.parse(text))) == 1
+    assert kept(text) == ["try:"] and len(definitions.select(ast.parse(text))) == 1
 
 
 def test_imports_only_plotting_code_needs_are_not_needed_by_the_class():
@@ -102,7 +103,7 @@ class LSTMbyHand(torch.nn.Module):
     def lstm_unit(self, x, c, h):
         return squash(x), h
 """)
-    needed = load.needed_names(load.select(tree))
+    needed = definitions.needed_names(definitions.select(tree))
     assert {"torch", "squash", "SCALE"} <= needed
     assert not {"plt", "sns", "plot"} & needed
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from test_exports import junit_violations
 
-from handlstm.check import grading
-from handlstm.check.verdict import check_file
+from handlstm.check import exports, grading
+from handlstm.check.run import check_file
 from handlstm.cli import main
 from handlstm.errors import UserError
 
@@ -68,8 +68,8 @@ def test_each_file_gets_its_own_verdict_whatever_its_neighbours_do(graded):
 
 def test_the_exit_code_is_the_worst_of_the_files(graded):
     assert graded[0] == 2
-    assert grading.worst_exit_code([{"verdict": "pass"}, {"verdict": "fail"}]) == 1
-    assert grading.worst_exit_code([{"verdict": "pass"}]) == 0
+    assert exports.worst_exit_code([{"verdict": "pass"}, {"verdict": "fail"}]) == 1
+    assert exports.worst_exit_code([{"verdict": "pass"}]) == 0
 
 
 def test_the_table_has_a_row_per_file_with_verdict_and_first_diagnosis(graded):
@@ -136,7 +136,7 @@ def test_a_worker_that_overruns_its_limit_is_stopped_and_costs_only_its_own_row(
     monkeypatch.setattr(grading, "WORKER_SLACK_S", 2.0 - 60.0)
     hang = Path(__file__).parent / "corpus" / "hostile" / "infinite_loop_in_init.py"
     targets = grading.discover([str(hang), str(FOLDER / "syntax_error.py")])
-    outcomes = grading.check_many(targets, jobs=2, options={"timeout": 60.0, "examples": 1})
+    outcomes = grading.check_many(targets, jobs=2, options={"timeout": 60.0, "examples": 1, "isolation": "sandbox"})
     hung, broken = (o["report"] for o in outcomes)
     assert hung["verdict"] == "error" and "no answer within 2 s; stopped" in hung["checks"][0]["message"]
     assert broken["verdict"] == "error" and "syntax error" in broken["checks"][0]["message"]

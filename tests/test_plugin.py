@@ -10,7 +10,7 @@ import pytest
 # imported here, before pytester snapshots sys.modules: in-process runs restore it afterwards, and
 # NumPy's C extension cannot be imported twice in one process
 import handlstm.check.diagnose  # noqa: F401
-import handlstm.check.verdict  # noqa: F401
+import handlstm.check.run  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -66,7 +66,7 @@ def test_without_the_option_the_plugin_adds_nothing_and_imports_no_torch(pyteste
 
         def test_nothing_heavy_was_imported():
             assert "torch" not in sys.modules
-            assert "handlstm.check.verdict" not in sys.modules
+            assert "handlstm.check.run" not in sys.modules
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)

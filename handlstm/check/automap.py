@@ -27,7 +27,7 @@ import reference
 from reference import PARAM_NAMES
 
 from .. import tolerances
-from .load import CouldNotCheck
+from .sandbox.protocol import CouldNotCheck
 
 # values_by_attribute, days -> final short memory of forward (memories start at 0)
 ForwardProbe = Callable[[Mapping[str, float], Sequence[float]], float]

@@ -1,20 +1,22 @@
-"""`handlstm check PATH[:CLASS]`: does a learner's LSTMbyHand compute, differentiate and train like
-the lesson's? Exit code 0 conforms, 1 does not, 2 could not be checked."""
+"""`handlstm check PATH[:CLASS]...`: does a learner's LSTMbyHand compute, differentiate and train
+like the lesson's? One file, or many graded together (a table and gradebook files)."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
-from pathlib import Path
 
 from ..errors import UserError
+from .options import DEFAULT_TIMEOUT, jobs, read_param_map, seconds, split_target
 
-DEFAULT_TIMEOUT = 60.0
-DEFAULT_EXAMPLES = 100  # keep equal to verdict.EXAMPLES (verdict is imported only when run)
+DEFAULT_EXAMPLES = 100  # Hypothesis examples per property (properties_run.EXAMPLES, not imported: slow)
+EPILOG = ("exit codes: 0 every file conforms, 1 a file does not conform, 2 a file could not be checked "
+          "or the command line is wrong. The mistakes handlstm names: docs/mistakes.md.")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
     parser.add_argument("target", metavar="PATH[:CLASS]", nargs="+",
                         help="a learner's .py file or .ipynb notebook, optionally :ClassName; "
                              "several, or folders of them, are graded together")
@@ -22,62 +24,95 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="JSON object from each lesson name to the learner's attribute name, "
                              'e.g. {"wlr1": "w_blue1", ...}; or auto: inferred from behaviour')
     parser.add_argument("--json", metavar="REPORT.json", default=None, help="also write the report as JSON")
-    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT,
-                        help=f"time limit for the whole check (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--timeout", metavar="SECONDS", type=seconds, default=DEFAULT_TIMEOUT,
+                        help=f"time limit for each file's whole check (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--examples", metavar="N", type=int, default=DEFAULT_EXAMPLES,
                         help=f"Hypothesis examples per property (default {DEFAULT_EXAMPLES})")
-    from .grading import configure as configure_grading  # many files; CI and autograder reports
+    parser.add_argument("--isolation", choices=("sandbox", "process"), default=None,
+                        help="sandbox: each file in a bubblewrap sandbox (the default where bubblewrap "
+                             "works; required for several files unless process is given); process: "
+                             "a child process only")
+    parser.add_argument("--by-hand-only", action="store_true",
+                        help="fail a class whose forward uses nn.LSTM, nn.LSTMCell or a fused LSTM "
+                             "kernel (otherwise a not-by-hand finding that does not decide the verdict)")
+    parser.add_argument("--jobs", "-j", metavar="J", type=jobs, default=None,
+                        help="with several files or a folder: check J files at a time "
+                             "(default and most: the cores this machine gives)")
+    parser.add_argument("--report-dir", metavar="DIR", default=None,
+                        help="write each file's JSON report to DIR/<its path>.json")
+    parser.add_argument("--csv", metavar="FILE", default=None, help="write a gradebook: one row per file")
+    parser.add_argument("--junit-xml", metavar="FILE", default=None,
+                        help="write JUnit XML: a testsuite per file, a testcase per check")
+    parser.add_argument("--gradescope", metavar="FILE", default=None,
+                        help="write Gradescope's results.json for one submission (one file)")
 
-    configure_grading(parser)
 
-
-def split_target(target: str) -> tuple[str, str | None]:
-    """PATH[:CLASS] -> (path, class or None)."""
-    path, _, name = target.rpartition(":")
-    if path and name.isidentifier() and not Path(target).exists():
-        return path, name
-    return target, None
-
-
-def read_param_map(path: str | None) -> dict | None:
-    if path is None or path == "auto":
-        return path
-    try:
-        mapping = json.loads(Path(path).read_text())
-    except OSError as error:
-        raise UserError(f"--param-map {path}: cannot read it ({error.strerror})") from None
-    except ValueError as error:
-        raise UserError(f"--param-map {path}: not valid JSON ({error})") from None
-    if not isinstance(mapping, dict):
-        raise UserError(f"--param-map {path}: give a JSON object from lesson names to attribute names")
-    return mapping
+def is_many(arguments: list[str]) -> bool:
+    """Several PATHs, or a folder: graded together with a summary table."""
+    return len(arguments) > 1 or any(os.path.isdir(split_target(a)[0]) for a in arguments)
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import report, verdict
-
     from . import grading
+    from .properties_run import keep_hypothesis_files_in_cache
+    from .sandbox.client import choose_isolation
 
-    if grading.is_many(args.target):
-        return grading.run(args)
-    path, class_name = split_target(args.target[0])
-    outcome = verdict.check(path, class_name, read_param_map(args.param_map), args.timeout, args.examples)
+    keep_hypothesis_files_in_cache()
+    targets = grading.discover(args.target)
+    many = is_many(args.target)
+    if args.json and many:
+        raise UserError("--json writes one file's report; for several files use --report-dir DIR")
+    if args.gradescope and len(targets) != 1:
+        raise UserError(f"--gradescope writes one submission's results: give one file, not {len(targets)}")
+    if args.examples < 1:
+        raise UserError(f"--examples must be at least 1, not {args.examples}")
+    writes_reports = any((args.csv, args.junit_xml, args.gradescope, args.report_dir))
+    options = {"param_map": read_param_map(args.param_map), "timeout": args.timeout,
+               "examples": args.examples, "by_hand_only": args.by_hand_only,
+               "isolation": choose_isolation(args.isolation, many or writes_reports)}
+    if many:
+        outcomes = grading.grade(targets, args.jobs, options, on_done=grading.ProgressBar(len(targets)))
+    else:
+        from .run import check
+
+        target = targets[0]
+        outcomes = [check(target.path, target.class_name, **options)]
+        outcomes = [{"report": o.report, "diagnoses": o.diagnoses} for o in outcomes]
+    reports, details = [o["report"] for o in outcomes], [o["diagnoses"] for o in outcomes]
+    _write_reports(args, targets, reports, details)
+    if many:
+        from .exports import summary_table, worst_exit_code
+
+        print(summary_table(targets, reports))
+        return worst_exit_code(reports)
+    return _print_one(reports[0], details[0])
+
+
+def _print_one(report: dict, diagnoses: list) -> int:
+    from . import report as reporting
+    from .diagnose import hint
+
+    if {c["status"] for c in report["checks"]} != {"error"}:  # a file that could not be checked: its one line
+        print(reporting.human(report, diagnoses, hint))
+    if report["verdict"] == "error":
+        print(f"handlstm check: error: {reporting.error_line(report)}", file=sys.stderr)
+    return reporting.exit_code(report)
+
+
+def _write_reports(args, targets, reports: list[dict], details: list[list]) -> None:
+    """--json, --report-dir, --csv, --junit-xml and --gradescope, each written whole (after every
+    sandbox of the run has ended)."""
+    from . import exports
+    from .diagnose import hint
+    from .report import write_json
+
     if args.json:
-        report.write_json(outcome.report, args.json)
-    statuses = {c["status"] for c in outcome.report["checks"]}
-    if statuses != {"error"}:  # a file that could not be checked at all gets just its one line
-        print(report.human(outcome.report, outcome.diagnoses, _hint_function()))
-    if outcome.report["verdict"] == "error":
-        print(f"handlstm check: error: {verdict.error_line(outcome.report)}", file=sys.stderr)
-    grading.write_reports(args, args.target, [outcome.report], [outcome.diagnoses])  # --csv, --junit-xml, --gradescope, ...
-    return report.exit_code(outcome.report)
-
-
-def _hint_function():
-    try:
-        from . import diagnose
-    except ModuleNotFoundError as missing:
-        if missing.name != f"{__package__}.diagnose":
-            raise
-        return None
-    return getattr(diagnose, "hint", None)
+        write_json(reports[0], args.json)
+    if args.report_dir:
+        exports.write_report_dir(args.report_dir, targets, reports)
+    if args.csv:
+        exports.write_csv(args.csv, targets, reports)
+    if args.junit_xml:
+        exports.write_junit_xml(args.junit_xml, reports, hint, details)
+    if args.gradescope:
+        exports.write_gradescope(args.gradescope, reports, hint, details)

@@ -125,7 +125,7 @@ def counterexamples(results) -> list[tuple[dict, tuple[float, ...]]]:
 
 class Facts:
     """What the child reports about the module's parameters, optimizer and training_step
-    (the format: handlstm/check/child.py's docstring)."""
+    (the format: handlstm/check/sandbox/runner.py's docstring)."""
 
     def __init__(self, facts: Mapping):
         self.facts = facts

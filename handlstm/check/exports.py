@@ -1,17 +1,23 @@
-"""Reports for CI and autograders, written from `check_file` reports (the --json dicts):
-JUnit XML (a testsuite per file, a testcase per check) and Gradescope's results.json.
+"""Reports for CI, autograders and gradebooks, written from `check` reports (report.Report):
+JUnit XML (a testsuite per file, a testcase per check), Gradescope's results.json, the CSV
+gradebook, one JSON report per file, and the summary table.
 
-Both only reformat what the check decided; neither looks at anything the report does not say.
+Each only reformats what the check decided; none looks at anything the report does not say.
+Every file is written whole or not at all (report.write_atomically).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import platform
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import UserError
+from .report import EXIT_CODES, display_path, error_line, write_atomically
 
 # Gradescope's autograder specification (gradescope-autograders.readthedocs.io/en/latest/specs/)
 GRADESCOPE_STATUS = {"pass": "passed"}  # every other status scores 0 and is "failed"
@@ -125,7 +131,7 @@ def gradescope_results(report: dict, hint: Callable[[str], str] | None = None,
 
 def write_junit_xml(path: str, reports: Sequence[dict], hint: Callable[[str], str] | None = None,
                     details: Sequence[list] | None = None) -> None:
-    _write(path, junit_xml(reports, hint, details))
+    write_atomically(path, junit_xml(reports, hint, details), "--junit-xml")
 
 
 def write_gradescope(path: str, reports: Sequence[dict], hint: Callable[[str], str] | None = None,
@@ -133,12 +139,81 @@ def write_gradescope(path: str, reports: Sequence[dict], hint: Callable[[str], s
     if len(reports) != 1:
         raise UserError(f"--gradescope writes one submission's results: give one file, not {len(reports)}")
     results = gradescope_results(reports[0], hint, details=details[0] if details else None)
-    _write(path, json.dumps(results, indent=2) + "\n")
+    write_atomically(path, json.dumps(results, indent=2) + "\n", "--gradescope")
 
 
-def _write(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as error:
-        raise UserError(f"cannot write {path}: {error.strerror}") from None
+# --- many files: the gradebook, a report per file, the table -----------------------------------
+
+GRADEBOOK_CHECKS = ("forward", "gradients", "training", "state")
+
+
+def worst_exit_code(reports: Sequence[dict]) -> int:
+    """error (2) over fail (1) over pass (0)."""
+    return max((EXIT_CODES.get(r["verdict"], 2) for r in reports), default=0)
+
+
+def first_diagnosis(report: dict) -> str:
+    """The table's and gradebook's one-word reason: the first diagnosis, or why it could not be checked."""
+    if report["verdict"] == "error":
+        return error_line(report) or "could not be checked"
+    return (report.get("diagnoses") or ["-"])[0] if report["verdict"] == "fail" else "-"
+
+
+def summary_table(targets: Sequence, reports: Sequence[dict], width: int = 60) -> str:
+    rows = [("file", "verdict", "first diagnosis", "seconds")] + [
+        (t.shown, r["verdict"], _clip(_without_path(first_diagnosis(r), t.shown), width),
+         f"{float(r.get('seconds') or 0):.1f}")
+        for t, r in zip(targets, reports)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    counts = {v: sum(r["verdict"] == v for r in reports) for v in EXIT_CODES}
+    isolation = {r.get("isolation") for r in reports} - {None}
+    lines.append(f"{len(reports)} files: {counts['pass']} pass, {counts['fail']} fail, "
+                 f"{counts['error']} error" + (f"; isolation: {', '.join(sorted(isolation))}" if isolation else ""))
+    return "\n".join(lines)
+
+
+def _without_path(text: str, path: str) -> str:
+    """An error line without the file name the table's first column already shows."""
+    return text[len(path):].lstrip(":, ") if text.startswith(path) else text
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def write_csv(path: str, targets: Sequence, reports: Sequence[dict]) -> None:
+    """One row per file: verdict, checks passed, each check's status, diagnoses, the error line,
+    the isolation it was checked in, seconds."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["file", "class", "verdict", "score", "max_score", *GRADEBOOK_CHECKS,
+                     "diagnoses", "error", "param_map", "isolation", "seconds"])
+    for target, report in zip(targets, reports):
+        status = {c["id"]: c["status"] for c in report["checks"]}
+        implementation = report.get("implementation") or {}
+        param_map = implementation.get("param_map")
+        writer.writerow([target.shown, implementation.get("class") or target.class_name or "",
+                         report["verdict"], sum(s == "pass" for s in status.values()), len(status),
+                         *(status.get(c, "") for c in GRADEBOOK_CHECKS),
+                         " ".join(report.get("diagnoses", [])),
+                         first_diagnosis(report) if report["verdict"] == "error" else "",
+                         json.dumps(param_map) if param_map else "", report.get("isolation", ""),
+                         f"{float(report.get('seconds') or 0):.2f}"])
+    write_atomically(path, text.getvalue(), "--csv")
+
+
+def write_report_dir(directory: str, targets: Sequence, reports: Sequence[dict]) -> None:
+    """One --json report per file, at the file's path (relative to the files' common folder) + .json."""
+    for target, report in zip(targets, reports):
+        destination = Path(directory) / (display_path(target.relative) + ".json")
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UserError(f"--report-dir: cannot create {display_path(str(destination.parent))}: "
+                            f"{error.strerror}") from None
+        write_atomically(str(destination), json.dumps(report, indent=2) + "\n", "--report-dir")

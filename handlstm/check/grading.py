@@ -1,16 +1,15 @@
-"""Grading many files at once: `handlstm check PATH... [--jobs J] [--report-dir DIR] [--csv FILE]`.
+"""Grading many files at once: `handlstm check PATH... [--jobs J]`, on local worker processes.
 
-Each file is checked by `verdict.check` exactly as for one file, by one of J worker processes;
-the learner's code of each file runs in a fresh child of its own with the check's limits, so a
-file that crashes, hangs or exhausts memory costs only its own row, which says why. A worker that
-overruns anyway is killed with everything it started and replaced. The parent only schedules
-workers and collects their reports; it never imports torch or the learners' code.
+Each file is checked by `run.check` exactly as for one file, by one of J worker processes, each
+with its own sandbox (one fork server, torch imported once); the learner's code of each file
+runs in a fresh child of its own with the check's limits and namespaces, so a file that crashes,
+hangs or exhausts memory costs only its own row, which says why. A worker that overruns anyway
+is killed with everything it started and replaced. The parent only schedules workers and
+collects their reports; it never imports torch or the learners' code.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import multiprocessing
 import os
 import signal
@@ -22,8 +21,8 @@ from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
 from ..errors import UserError
-from .command import split_target
-from .report import EXIT_CODES
+from .options import split_target
+from .report import display_path
 
 SUFFIXES = (".py", ".ipynb")
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "node_modules", "site-packages"}
@@ -34,9 +33,14 @@ WORKER_SLACK_S = 60.0
 
 @dataclass(frozen=True)
 class Target:
-    path: str  # as the user will recognise it
+    path: str  # as the file system has it (undecodable bytes as surrogates)
     class_name: str | None
     relative: str  # where its JSON report goes under --report-dir
+
+    @property
+    def shown(self) -> str:
+        """As every output shows it (see report.display_path), with :CLASS where one was given."""
+        return display_path(self.path) + (f":{self.class_name}" if self.class_name else "")
 
 
 def discover(arguments: Sequence[str]) -> list[Target]:
@@ -72,26 +76,26 @@ def _worker(connection: Connection, options: dict) -> None:
     A worker outlives its files so that its fork server (torch imported once) serves them all;
     the learner's code never runs here but in a child forked for each file."""
     os.setpgrp()  # its own group: a kill on timeout takes whatever it started too
-    from .verdict import check
+    from .properties_run import keep_hypothesis_files_in_cache
+    from .run import check
 
+    keep_hypothesis_files_in_cache()
     while (task := connection.recv()) is not None:
         target = task
         try:
             outcome = check(target.path, target.class_name, **options)
         except UserError as error:  # e.g. a --param-map that names no lesson parameter: its one line
-            connection.send(error_outcome(target, str(error), 0.0))
+            connection.send(error_outcome(target, str(error), 0.0, options["isolation"]))
         else:
             connection.send({"report": outcome.report, "diagnoses": outcome.diagnoses})
     connection.close()
 
 
-def error_outcome(target: Target, message: str, seconds: float) -> dict:
+def error_outcome(target: Target, message: str, seconds: float, isolation: str) -> dict:
     """The outcome of a file whose worker gave no answer: an error on every check."""
-    import time
+    from .report import error_report
 
-    from .verdict import error_report
-
-    report = error_report(target.path, message, time.monotonic() - seconds, target.class_name)
+    report = error_report(display_path(target.path), message, seconds, isolation, target.class_name)
     return {"diagnoses": [], "report": report}
 
 
@@ -99,7 +103,7 @@ def _context():
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
-        context.set_forkserver_preload(["handlstm.check.verdict"])
+        context.set_forkserver_preload(["handlstm.check.run"])
     return context
 
 
@@ -111,8 +115,7 @@ def check_many(targets: Sequence[Target], jobs: int, options: dict,
     Up to `jobs` workers each check one file at a time. A worker that dies or overruns its limit
     is stopped (with everything it started), its file gets an error row, and a fresh worker
     takes the remaining files."""
-    if jobs < 1:
-        raise UserError(f"--jobs must be at least 1, not {jobs}")
+    isolation = options["isolation"]
     limit = float(options.get("timeout", 60.0)) + WORKER_SLACK_S
     context = _context()
     outcomes: dict[int, dict] = {}
@@ -136,15 +139,16 @@ def check_many(targets: Sequence[Target], jobs: int, options: dict,
                         outcome = connection.recv()
                     except (EOFError, OSError):
                         process.join(5)
-                        outcome = error_outcome(target, f"{target.path}: the check stopped without an answer "
-                                                f"(worker exit code {process.exitcode})", now - started)
+                        outcome = error_outcome(target, f"{target.shown}: the check stopped without an answer "
+                                                f"(worker exit code {process.exitcode})", now - started,
+                                                isolation)
                         _stop(connection, process)
                     else:
                         idle.append((connection, process))
                 elif now - started > limit:
                     _stop(connection, process)
-                    outcome = error_outcome(target, f"{target.path}: no answer within {limit:.0f} s; stopped",
-                                            now - started)
+                    outcome = error_outcome(target, f"{target.shown}: no answer within {limit:.0f} s; stopped",
+                                            now - started, isolation)
                 else:
                     continue
                 del busy[connection]
@@ -212,88 +216,14 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-# --- reporting -------------------------------------------------------------------------------
+# --- the whole run ------------------------------------------------------------------------------
 
-def worst_exit_code(reports: Sequence[dict]) -> int:
-    """error (2) over fail (1) over pass (0)."""
-    return max((EXIT_CODES.get(r["verdict"], 2) for r in reports), default=0)
+def grade(targets: Sequence[Target], jobs: int, options: dict,
+          on_done: Callable[[Target, dict, int, int], None] | None = None) -> list[dict]:
+    """Check every target on `jobs` local workers (capped at the cores and the files)."""
+    from .options import worker_count
 
-
-def first_diagnosis(report: dict) -> str:
-    """The table's and gradebook's one-word reason: the first diagnosis, or why it could not be checked."""
-    if report["verdict"] == "error":
-        from .verdict import error_line
-
-        return error_line(report) or "could not be checked"
-    return (report.get("diagnoses") or ["-"])[0] if report["verdict"] == "fail" else "-"
-
-
-def summary_table(targets: Sequence[Target], reports: Sequence[dict], width: int = 60) -> str:
-    rows = [("file", "verdict", "first diagnosis", "seconds")] + [
-        (t.path + (f":{t.class_name}" if t.class_name else ""), r["verdict"],
-         _clip(_without_path(first_diagnosis(r), t.path), width), f"{float(r.get('seconds') or 0):.1f}")
-        for t, r in zip(targets, reports)]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
-                       for i, (cell, w) in enumerate(zip(row, widths)))
-             for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    counts = {v: sum(r["verdict"] == v for r in reports) for v in EXIT_CODES}
-    lines.append(f"{len(reports)} files: {counts['pass']} pass, {counts['fail']} fail, "
-                 f"{counts['error']} error")
-    return "\n".join(lines)
-
-
-def _without_path(text: str, path: str) -> str:
-    """An error line without the file name the table's first column already shows."""
-    return text[len(path):].lstrip(":, ") if text.startswith(path) else text
-
-
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-GRADEBOOK_CHECKS = ("forward", "gradients", "training", "state")
-
-
-def write_csv(path: str, targets: Sequence[Target], reports: Sequence[dict]) -> None:
-    """One row per file: verdict, checks passed, each check's status, diagnoses, the error line, seconds."""
-    with _open(path, newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["file", "class", "verdict", "score", "max_score", *GRADEBOOK_CHECKS,
-                         "diagnoses", "error", "param_map", "seconds"])
-        for target, report in zip(targets, reports):
-            status = {c["id"]: c["status"] for c in report["checks"]}
-            implementation = report.get("implementation") or {}
-            param_map = implementation.get("param_map")
-            writer.writerow([target.path, implementation.get("class") or target.class_name or "",
-                             report["verdict"], sum(s == "pass" for s in status.values()), len(status),
-                             *(status.get(c, "") for c in GRADEBOOK_CHECKS),
-                             " ".join(report.get("diagnoses", [])),
-                             first_diagnosis(report) if report["verdict"] == "error" else "",
-                             json.dumps(param_map) if param_map else "",
-                             f"{float(report.get('seconds') or 0):.2f}"])
-
-
-def write_report_dir(directory: str, targets: Sequence[Target], reports: Sequence[dict]) -> None:
-    """One --json report per file, at the file's path (relative to the files' common folder) + .json."""
-    for target, report in zip(targets, reports):
-        destination = Path(directory) / (target.relative + ".json")
-        try:
-            destination.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise UserError(f"cannot create {destination.parent}: {error.strerror}") from None
-        with _open(str(destination)) as out:
-            json.dump(report, out, indent=2)
-            out.write("\n")
-
-
-def _open(path: str, newline: str | None = None) -> TextIO:
-    try:
-        return open(path, "w", encoding="utf-8", newline=newline)
-    except OSError as error:
-        raise UserError(f"cannot write {path}: {error.strerror}") from None
+    return check_many(targets, worker_count(jobs, len(targets)), options, on_done)
 
 
 class ProgressBar:
@@ -303,7 +233,7 @@ class ProgressBar:
         self.total, self.stream, self.width = total, stream or sys.stderr, width
         self.enabled = self.stream.isatty()
         self.started = time.monotonic()
-        self.counts = dict.fromkeys(EXIT_CODES, 0)
+        self.counts = {"pass": 0, "fail": 0, "error": 0}
 
     def __call__(self, target: Target, report: dict, done: int, total: int) -> None:
         self.counts[report["verdict"]] = self.counts.get(report["verdict"], 0) + 1
@@ -318,87 +248,3 @@ class ProgressBar:
         if done == total:
             self.stream.write("\n")
         self.stream.flush()
-
-
-def default_jobs() -> int:
-    return os.cpu_count() or 1
-
-
-def configure(parser) -> None:
-    """The options for many files and for CI and autograder reports (added to `handlstm check`)."""
-    parser.add_argument("--jobs", "-j", metavar="J", type=int, default=None,
-                        help="with several files or a folder: check J files at a time "
-                             "(default: the number of cores)")
-    parser.add_argument("--report-dir", metavar="DIR", default=None,
-                        help="write each file's JSON report to DIR/<its path>.json")
-    parser.add_argument("--csv", metavar="FILE", default=None, help="write a gradebook: one row per file")
-    parser.add_argument("--junit-xml", metavar="FILE", default=None,
-                        help="write JUnit XML: a testsuite per file, a testcase per check")
-    parser.add_argument("--gradescope", metavar="FILE", default=None,
-                        help="write Gradescope's results.json for one submission (one file)")
-
-
-def is_many(arguments: Sequence[str]) -> bool:
-    """Several PATHs, or a folder: graded together with a summary table."""
-    return len(arguments) > 1 or any(os.path.isdir(split_target(a)[0]) for a in arguments)
-
-
-def run(args) -> int:
-    """`handlstm check PATH... ` with several files or folders: check them all, table and reports."""
-    from .command import read_param_map
-
-    if args.json:
-        raise UserError("--json writes one file's report; for several files use --report-dir DIR")
-    options = {"param_map": read_param_map(args.param_map), "timeout": args.timeout,
-               "examples": args.examples}
-    if options["examples"] < 1 or not options["timeout"] > 0:
-        raise UserError("--examples must be at least 1 and --timeout positive")
-    _, _, code = grade(args.target, jobs=args.jobs, report_dir=args.report_dir, csv_path=args.csv,
-                       junit_xml=args.junit_xml, gradescope=args.gradescope, options=options, hint=_hint())
-    return code
-
-
-def write_reports(args, arguments: Sequence[str], reports: Sequence[dict],
-                  details: Sequence[list] | None = None) -> None:
-    """For one file checked the usual way: the --report-dir, --csv, --junit-xml and --gradescope files."""
-    from . import exports
-
-    targets = discover(arguments)
-    if args.report_dir:
-        write_report_dir(args.report_dir, targets, reports)
-    if args.csv:
-        write_csv(args.csv, targets, reports)
-    if args.junit_xml:
-        exports.write_junit_xml(args.junit_xml, reports, _hint(), details)
-    if args.gradescope:
-        exports.write_gradescope(args.gradescope, reports, _hint(), details)
-
-
-def _hint():
-    from .diagnose import hint
-
-    return hint
-
-
-def grade(arguments: Sequence[str], *, jobs: int | None = None, report_dir: str | None = None,
-          csv_path: str | None = None, junit_xml: str | None = None, gradescope: str | None = None,
-          options: dict | None = None, out: TextIO | None = None, hint: Callable[[str], str] | None = None
-          ) -> tuple[list[Target], list[dict], int]:
-    """Check every file, write the requested reports, print the table; (targets, reports, exit code)."""
-    from . import exports
-
-    targets = discover(arguments)
-    if gradescope and len(targets) != 1:
-        raise UserError(f"--gradescope writes one submission's results: give one file, not {len(targets)}")
-    outcomes = check_many(targets, jobs or default_jobs(), options or {}, on_done=ProgressBar(len(targets)))
-    reports, details = [o["report"] for o in outcomes], [o["diagnoses"] for o in outcomes]
-    if report_dir:
-        write_report_dir(report_dir, targets, reports)
-    if csv_path:
-        write_csv(csv_path, targets, reports)
-    if junit_xml:
-        exports.write_junit_xml(junit_xml, reports, hint, details)
-    if gradescope:
-        exports.write_gradescope(gradescope, reports, hint, details)
-    print(summary_table(targets, reports), file=out or sys.stdout)
-    return targets, reports, worst_exit_code(reports)

@@ -4,7 +4,10 @@ shrunk counterexample in the lesson's names and a hint. (The --json report is th
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
+from typing import TypedDict
 
 from reference import PARAM_NAMES
 
@@ -24,6 +27,70 @@ CHECK_HINTS = {
 MAX_MISMATCHES = 4
 
 
+# --- the report's shape (the --json dict) -------------------------------------------------------
+
+CHECK_IDS = ("forward", "gradients", "training", "state")
+
+Check = TypedDict("Check", {
+    "id": str,                      # one of CHECK_IDS, or "by-hand" under --by-hand-only
+    "status": str,                  # pass, fail, error, skip
+    "message": str,                 # one line
+    "counterexample": "dict | None",  # the shrunk example in the lesson's names, and its mismatches
+    "dtypes": "dict[str, str]",     # the status in each dtype checked
+})
+Implementation = TypedDict("Implementation", {
+    "path": str, "class": "str | None", "sequence_lengths": "list[int] | None",
+    "dtype": "str | None",          # the dtype checked first
+    "dtypes": "list[str] | None",   # every dtype checked
+    "interface": "dict | None",     # {"lstm_unit", "arguments", "returns", "forward_input", "notes"}
+    "param_map": "dict[str, str]",  # only with --param-map
+})
+
+
+class Finding(TypedDict):
+    id: str  # e.g. "not-by-hand"
+    detail: str
+
+
+class Report(TypedDict):
+    verdict: str                    # pass, fail, error
+    checks: list[Check]
+    diagnoses: list[str]            # catalog ids, best first (the details travel beside the report)
+    findings: list[Finding]         # facts that do not decide the verdict unless asked to
+    implementation: Implementation
+    isolation: str                  # "sandbox" (bubblewrap) or "process"
+    seconds: float
+
+
+def verdict_of(checks: list[Check]) -> str:
+    """Any fail is a fail; else any error is an error; a skipped check (training of a plain
+    torch.nn.Module) is said in its message and does not stand in the way of a pass."""
+    statuses = {c["status"] for c in checks}
+    return "fail" if "fail" in statuses else "error" if "error" in statuses else "pass"
+
+
+def error_report(path: str, message: str, seconds: float, isolation: str, class_name: str | None = None,
+                 implementation: dict | None = None) -> Report:
+    """A report for a file that could not be checked: every check "error", with the one line."""
+    return {"verdict": "error",
+            "checks": [{"id": c, "status": "error", "message": message, "counterexample": None, "dtypes": {}}
+                       for c in CHECK_IDS],
+            "diagnoses": [], "findings": [],
+            "implementation": implementation or {"path": path, "class": class_name, "sequence_lengths": None,
+                                                 "dtype": None, "dtypes": None, "interface": None},
+            "isolation": isolation, "seconds": round(seconds, 2)}
+
+
+def error_line(report: Report) -> str | None:
+    """The one line that says why a report with verdict "error" could not be checked."""
+    for check in report["checks"]:
+        if check["status"] == "error":
+            return check["message"]
+    return None
+
+
+# --- rendering it -----------------------------------------------------------------------------
+
 EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}  # a folder exits with its worst file's code
 
 
@@ -38,8 +105,8 @@ def human(report: dict, diagnoses: list[dict] | None = None, hint=None) -> str:
     lines = [f"handlstm check {title}"]
     interface = implementation.get("interface")
     if interface:
-        lines.append(f"  {implementation['dtype']} · {interface['lstm_unit']} · "
-                     f"{_lengths(implementation['sequence_lengths'])}")
+        dtypes = " + ".join(implementation.get("dtypes") or [implementation["dtype"]])
+        lines.append(f"  {dtypes} · {interface['lstm_unit']} · {_lengths(implementation['sequence_lengths'])}")
     errors = {c["message"] for c in report["checks"] if c["status"] == "error"}
     if len(errors) == 1 and all(c["status"] == "error" for c in report["checks"]):
         lines.append(f"  ! {errors.pop()}")
@@ -58,16 +125,27 @@ def human(report: dict, diagnoses: list[dict] | None = None, hint=None) -> str:
         best = (diagnoses or [{}])[0].get("id") or (report["diagnoses"] or [None])[0]
         text = (hint(best) if hint and best else "") or CHECK_HINTS[first["id"]]
         lines.append(f"  hint: {text}")
+    for finding in report.get("findings", []):
+        lines.append(f"  finding: {finding['id']} — {finding['detail']}")
     for note in (interface or {}).get("notes", []):
         lines.append(f"  note: {note}")
+    if report.get("isolation") == "process":
+        lines.append("  isolation: process (bubblewrap is not available here: the learner's code ran "
+                     "in a child process, not in a sandbox)")
     lines.append(f"verdict: {VERDICTS[report['verdict']]} ({report['seconds']:.1f} s)")
     return "\n".join(lines)
 
 
 def _lengths(lengths) -> str:
-    from .verdict import _lengths_text
+    return f"sequences of {lengths_text(list(lengths))}" if lengths else ""
 
-    return f"sequences of {_lengths_text(list(lengths))}" if lengths else ""
+
+def lengths_text(lengths: list[int]) -> str:
+    if len(lengths) == 1:
+        return f"exactly {lengths[0]} days"
+    if lengths == list(range(lengths[0], lengths[-1] + 1)):
+        return f"{lengths[0]} to {lengths[-1]} days"
+    return ", ".join(map(str, lengths)) + " days"
 
 
 def counterexample_lines(example: dict) -> list[str]:
@@ -98,8 +176,28 @@ def _number(value) -> str:
     return f"{value:.9g}" if isinstance(value, float) else str(value)
 
 
-def write_json(report: dict, path: str) -> None:
+def write_json(report: Report, path: str) -> None:
+    write_atomically(path, json.dumps(report, indent=2) + "\n", "--json")
+
+
+def write_atomically(path: str, text: str, option: str) -> None:
+    """Write the whole file or nothing: a temporary file beside it, then a rename over it (so no
+    reader, and no process that outlived a check, ever sees or keeps a half-written report)."""
+    folder = os.path.dirname(os.path.abspath(path))
     try:
-        Path(path).write_text(json.dumps(report, indent=2) + "\n")
+        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".handlstm-", suffix=".tmp")
+        try:
+            with open(descriptor, "w", encoding="utf-8", newline="") as out:
+                out.write(text)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
     except OSError as error:
-        raise UserError(f"--json {path}: cannot write the report ({error.strerror})") from None
+        raise UserError(f"{option} {display_path(path)}: cannot write it ({error.strerror})") from None
+
+
+def display_path(path: str) -> str:
+    """A path as text every output can hold: bytes that are not UTF-8 (a file name from another
+    system) become \\xNN escapes instead of lone surrogates that no UTF-8 writer accepts."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")

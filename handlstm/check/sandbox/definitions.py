@@ -1,32 +1,26 @@
-"""Definitions only, from a learner's .py or .ipynb: imports, functions, classes and simple constants.
+"""Definitions only, from a learner's file: imports, functions, classes and simple constants.
 
-Learners' files train at top level (`trainer.fit(...)` for thousands of epochs, prints, plots).
-`read_source` and `select` run in the parent (no execution: syntax errors are found there);
-`execute`, `find_class` and `alias_pytorch_lightning` run in the child, which imports torch.
+Learners' files train at top level (`trainer.fit(...)` for thousands of epochs, prints, plots);
+only what the class needs runs. Runs inside the sandbox (standard library here; torch and
+Lightning only where a function needs them); the parent uses `Source` and `parse` too.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
-import json
 import sys
 import traceback
 import types
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import UserError
+try:
+    from .protocol import CouldNotCheck
+except ImportError:  # inside the sandbox these files sit side by side, outside any package
+    from protocol import CouldNotCheck
 
-LEARNER_MODULE = "__handlstm_learner__"
-# The checker's own modules hold a correct LSTM: a learner's code may not reach for them.
-FORBIDDEN_IMPORTS = ("handlstm", "reference")
-CELL_MAGICS_KEPT = ("%%time", "%%timeit", "%%capture")  # their cell is still Python
+LEARNER_MODULE = "submission"
 MESSAGE_LENGTH = 160
-
-
-class CouldNotCheck(UserError):
-    """The learner's file cannot be checked (missing, syntax error, no class, import error, ...)."""
 
 
 @dataclass
@@ -48,88 +42,6 @@ class Source:
     def as_dict(self) -> dict:
         return asdict(self)
 
-
-# --- reading (parent) -------------------------------------------------------------------------
-
-def read_source(path: str) -> Source:
-    """The file's Python text; CouldNotCheck for a missing, unreadable or unsupported file."""
-    file = Path(path)
-    if not file.exists():
-        raise CouldNotCheck(f"{path}: no such file")
-    if file.is_dir():
-        raise CouldNotCheck(f"{path}: is a folder, not a .py or .ipynb file")
-    if file.suffix not in (".py", ".ipynb"):
-        raise CouldNotCheck(f"{path}: not a .py or .ipynb file")
-    try:
-        text = file.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark is not code
-    except (OSError, UnicodeDecodeError) as error:
-        raise CouldNotCheck(f"{path}: cannot be read ({error})") from None
-    if file.suffix == ".py":
-        return _script_source(path, text)
-    return _notebook_source(path, text)
-
-
-def _script_source(path: str, text: str) -> Source:
-    """A .py file; one that parses only without `!pip install ...` lines pasted from a notebook
-    is read without them (its syntax errors are reported as they are otherwise)."""
-    try:
-        ast.parse(text)
-    except SyntaxError:
-        cleaned = _without_magics(text, whole_cell=False)
-        try:
-            ast.parse(cleaned)
-        except SyntaxError:
-            return Source(path, text)
-        return Source(path, cleaned, skipped=["notebook commands (! and % lines)"])
-    return Source(path, text)
-
-
-def _notebook_source(path: str, text: str) -> Source:
-    try:
-        cells = json.loads(text)["cells"]
-    except (ValueError, KeyError, TypeError):
-        raise CouldNotCheck(f"{path}: not a Jupyter notebook (no JSON with cells)") from None
-    lines, starts, skipped = [], [], []
-    for number, cell in enumerate(cells, start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        code = cell.get("source", "")
-        code = "".join(code) if isinstance(code, list) else str(code)
-        code = _without_magics(code)
-        if code is None:
-            skipped.append(f"cell {number} (a cell magic)")
-            continue
-        try:
-            ast.parse(code)
-        except SyntaxError as error:
-            # a half-written cell does not stop the notebook's other definitions from loading
-            skipped.append(f"cell {number} (syntax error, line {error.lineno}: {error.msg})")
-            continue
-        starts.append((len(lines) + 1, number))
-        lines.extend(code.splitlines() + [""])
-    return Source(path, "\n".join(lines) + "\n", starts, skipped)
-
-
-def _without_magics(code: str, whole_cell: bool = True) -> str | None:
-    """The cell with IPython's line magics and shell escapes blanked (lines keep their numbers);
-    None for a cell magic other than timing, capture or writing a .py file (%%bash, %%html, ...)."""
-    lines = code.splitlines()
-    if whole_cell and lines and lines[0].lstrip().startswith("%%"):
-        magic = lines[0].split()
-        writes_python = magic[0] == "%%writefile" and magic[-1].endswith(".py")  # Colab's way to a module
-        if magic[0] not in CELL_MAGICS_KEPT and not writes_python:
-            return None
-        lines[0] = ""
-    out = []
-    for line in lines:
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")):
-            line = line[: len(line) - len(stripped)] + "pass"
-        out.append(line)
-    return "\n".join(out)
-
-
-# --- choosing the definitions (parent and child) ----------------------------------------------
 
 def parse(source: Source) -> ast.Module:
     try:
@@ -233,8 +145,6 @@ def needed_names(statements: list[ast.stmt]) -> set[str]:
     return needed
 
 
-# --- executing (child) ------------------------------------------------------------------------
-
 def execute(source: Source) -> tuple[dict, list[str]]:
     """Run the definitions in a fresh namespace: (namespace, notes on what was left out)."""
     tree = parse(source)
@@ -244,7 +154,6 @@ def execute(source: Source) -> tuple[dict, list[str]]:
     module.__file__ = source.path
     sys.modules[LEARNER_MODULE] = module  # dataclasses, pickling and Lightning look classes up here
     namespace = module.__dict__
-    namespace["__builtins__"] = _guarded_builtins()
     # a learner's own helper modules sit next to the file; last, so they shadow nothing installed
     folder = str(Path(source.path).resolve().parent)
     if folder not in sys.path:
@@ -281,27 +190,32 @@ def _import_text(statement: ast.stmt) -> str:
     return "its imports"
 
 
-def _guarded_builtins() -> dict:
-    real_import = builtins.__import__
-
-    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if level == 0 and name.split(".")[0] in FORBIDDEN_IMPORTS:
-            raise ImportError(f"a learner's implementation may not import {name} (the checker's own code)")
-        return real_import(name, globals, locals, fromlist, level)
-
-    guarded = dict(builtins.__dict__)
-    guarded["__import__"] = guarded_import
-    return guarded
+FUSED_KERNELS = ("lstm", "lstm_cell", "gru", "gru_cell", "rnn_tanh", "rnn_relu", "rnn_tanh_cell",
+                 "rnn_relu_cell", "quantized_lstm_cell")
+FUSED_CALLS: set[str] = set()  # which fused recurrent kernels ran since the runner last cleared it
 
 
 def preimport() -> None:
-    """Import everything the child uses (torch, Lightning, the checker's own modules) before any
-    learner code runs: a fork server does it once, and the fingerprint of the checker covers it all."""
+    """Import torch and Lightning before any learner code runs (a fork server does it once), and
+    count calls to torch's fused recurrent kernels: nn.LSTM and nn.LSTMCell reach them."""
     import lightning.pytorch  # noqa: F401
-
-    from .. import data, model, subjects, torch_lstm, training  # noqa: F401
+    import torch
 
     alias_pytorch_lightning()
+    for owner, prefix in ((torch._VF, "torch._VF."), (torch, "torch.")):
+        for name in FUSED_KERNELS:
+            kernel = getattr(owner, name, None)
+            if kernel is not None and not getattr(kernel, "counted", False):
+                setattr(owner, name, _counted(kernel, prefix + name))
+
+
+def _counted(kernel, name: str):
+    def call(*args, **kwargs):
+        FUSED_CALLS.add(name)
+        return kernel(*args, **kwargs)
+
+    call.counted = True
+    return call
 
 
 def alias_pytorch_lightning() -> None:
@@ -313,7 +227,7 @@ def alias_pytorch_lightning() -> None:
 
     import lightning.pytorch  # noqa: F401
 
-    if any(getattr(finder, "handlstm_alias", False) for finder in sys.meta_path):
+    if any(getattr(finder, "lightning_alias", False) for finder in sys.meta_path):
         return
 
     class Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -328,7 +242,7 @@ def alias_pytorch_lightning() -> None:
         def exec_module(self, module):
             pass
 
-    Alias.handlstm_alias = True
+    Alias.lightning_alias = True
 
     for name in [n for n in sys.modules if n == "pytorch_lightning" or n.startswith("pytorch_lightning.")]:
         del sys.modules[name]

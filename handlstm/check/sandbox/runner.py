@@ -1,12 +1,10 @@
-"""The child process of `handlstm check`: imports torch, Lightning and the learner's definitions,
-and answers the parent's requests with plain numbers. Trusts nothing, decides nothing.
+"""Runs inside the sandbox: loads one submission and answers the parent's requests with plain numbers.
 
-Normally forked from the fork server (`python -m handlstm.check.child zygote SOCKET_FD`, see
-`zygote`), which imported torch and Lightning once; standalone as `python -m handlstm.check.child
-READ_FD WRITE_FD MEMORY_BYTES`. Requests and answers are length-prefixed JSON on two dedicated
-pipes (never stdout, which the learner may print to; stdout and stdin are /dev/null):
-a request is `{"op": name, **arguments}`, an answer `{"ok": value}` or
-`{"error": one line, "kind": "learner" | "load"}`.
+It imports torch, Lightning, its three sibling files and the learner's definitions, and nothing
+that knows the right answers: the parameter names, the data and every value come from the
+parent, which decides every verdict. Started as `python runner.py zygote SOCKET_FD MODE` (MODE
+`sandbox` inside bubblewrap, `process` without it); the fork server imports torch and Lightning
+once and forks a fresh child per submission (see `zygote`).
 
 Facts (the `facts` request; diagnosis reads them). Plain JSON, exactly:
 
@@ -31,80 +29,47 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import sys
 
-HEADER = struct.Struct("!Q")
-MAX_MESSAGE = 64 * 2**20  # an answer is a few kB; anything near this is garbage
+if __package__:
+    from . import definitions, namespaces, trajectory
+    from .protocol import CouldNotCheck, LearnerError, receive, send
+else:  # inside the sandbox: the sibling files sit beside this one, outside any package
+    import definitions
+    import namespaces
+    import trajectory
+    from protocol import CouldNotCheck, LearnerError, receive, send
 
 
-# --- framing (no torch here: the parent uses these too) ----------------------------------------
+class Adapter:
+    """The learner's module in one dtype, driven by the lesson's parameter names."""
 
-def send(fd: int, message) -> None:
-    data = json.dumps(message).encode()
-    view = memoryview(HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view):]
+    def __init__(self, session: "Session", module, dtype: str, order=("x", "long", "short"),
+                 returns=("long", "short"), batched: bool = False):
+        self.session, self.torch = session, session.torch
+        self.module, self.dtype, self.order, self.returns, self.batched = module, dtype, order, returns, batched
+        self.torch_dtype = trajectory.DTYPES[dtype]
 
+    def tensor(self, value):
+        return self.torch.tensor(value, dtype=self.torch_dtype)
 
-def read_exactly(fd: int, size: int, wait=None) -> bytes | None:
-    """`size` bytes from fd, or None at end of file. `wait(fd)` blocks until fd is readable."""
-    chunks, left = [], size
-    while left:
-        if wait is not None:
-            wait(fd)
-        chunk = os.read(fd, min(left, 2**20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+    def set_params(self, params: dict) -> None:
+        with self.torch.no_grad():
+            for lesson, attribute in self.session.names.items():
+                getattr(self.module, attribute).copy_(self.tensor(params[lesson]))
 
+    def unit_call(self, x, long, short):
+        values = {"x": x, "long": long, "short": short}
+        out = self.module.lstm_unit(*(values[a] for a in self.order))
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise LearnerError("lstm_unit must return two values (the long and the short memory), "
+                               f"it returned {type(out).__name__}")
+        by_name = dict(zip(self.returns, out))
+        return by_name["long"], by_name["short"]
 
-def receive(fd: int, wait=None):
-    """The next message, or None when the other side has closed the pipe."""
-    header = read_exactly(fd, HEADER.size, wait)
-    if header is None:
-        return None
-    (size,) = HEADER.unpack(header)
-    if size > MAX_MESSAGE:
-        raise ValueError(f"message of {size} bytes")
-    data = read_exactly(fd, size, wait)
-    if data is None:
-        return None
-    return json.loads(data)
-
-
-# --- the child --------------------------------------------------------------------------------
-
-class LearnerError(Exception):
-    """The learner's code raised: the message says what and where, in one line."""
-
-
-def _address_space() -> int:
-    """Bytes of address space this process already maps (0 where /proc is not there)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _limit(memory: int, cpu_seconds: int | None = None) -> None:
-    """`memory` more bytes of address space than torch and Lightning already map (a CUDA build of
-    torch maps gigabytes it never touches), CPU seconds, output size, no core dumps."""
-    import resource
-
-    limit = _address_space() + memory
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    if cpu_seconds is not None:  # a backstop: the parent's own time limit normally acts first
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
-    # a learner printing without end must not fill the disk
-    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 2**20, 64 * 2**20))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    def forward(self, days):
+        days = self.tensor(days)
+        return self.module(days.unsqueeze(0)) if self.batched else self.module(days)
 
 
 class Session:
@@ -113,14 +78,10 @@ class Session:
     def __init__(self):
         import torch
 
-        from . import load
-
         torch.set_num_threads(1)  # scalar work: threads only cost, and graders run many children
-        load.preimport()  # everything the child will use, before the learner's code runs
-        self.torch, self.load = torch, load
-        self.fingerprint = _fingerprint()
-        self.source = self.cls = self.subject = None
-        self.batched = False  # forward takes the days as a (1, T) batch
+        definitions.preimport()  # everything the child will use, before the learner's code runs
+        self.torch = torch
+        self.source = self.cls = self.adapter = self.probe_module = None
         self.names: dict[str, str] = {}
 
     def answer(self, request: dict) -> dict:
@@ -129,30 +90,25 @@ class Session:
         if handler is None:
             return {"error": f"unknown request {op!r}", "kind": "protocol"}
         try:
-            answer = handler(**request)
-            changed = _changed(self.fingerprint)
-            if changed:
-                raise self.load.CouldNotCheck(f"the implementation modified the checker's own code "
-                                              f"({changed}); its answers cannot be trusted")
-            return {"ok": answer}
-        except self.load.CouldNotCheck as error:
+            return {"ok": handler(**request)}
+        except CouldNotCheck as error:
             return {"error": str(error), "kind": "load"}
         except LearnerError as error:
             return {"error": str(error), "kind": "learner"}
         except BaseException as error:  # the learner's code may raise anything, SystemExit included
-            return {"error": self.load.describe_exception(error, self.source), "kind": "learner"}
+            return {"error": definitions.describe_exception(error, self.source), "kind": "learner"}
 
     # --- loading ---
 
     def op_load(self, source: dict, class_name: str | None, names: dict) -> dict:
-        self.source = self.load.Source(**source)
-        namespace, notes = self.load.execute(self.source)
-        self.cls = self.load.find_class(namespace, class_name, self.source)
+        self.source = definitions.Source(**source)
+        namespace, notes = definitions.execute(self.source)
+        self.cls = definitions.find_class(namespace, class_name, self.source)
         self.names = names
         module = self.instance()
         missing = [lesson for lesson, attribute in names.items() if not hasattr(module, attribute)]
         if missing:
-            raise self.load.CouldNotCheck(self.load.missing_parameters_line(
+            raise CouldNotCheck(definitions.missing_parameters_line(
                 self.cls.__name__, missing, names, [n for n, _ in module.named_parameters()]))
         import lightning.pytorch as pl
 
@@ -165,42 +121,37 @@ class Session:
         try:
             module = self.cls()
         except BaseException as error:
-            raise LearnerError(self.load.describe_exception(error, self.source)
+            raise LearnerError(definitions.describe_exception(error, self.source)
                                + f" (while creating {self.cls.__name__}())") from None
         return module
 
-    def op_infer_param_map(self) -> dict:
-        """--param-map auto: which scalar parameter plays which lesson role, found by probing
-        forward (handlstm/check/automap.py); later requests use the map. {"names", "note"}.
+    def op_set_names(self, names: dict) -> bool:
+        self.names = names
+        return True
 
-        A class that has all 12 of the lesson's names is checked by those names, never remapped:
-        otherwise a lesson-named class with two weights or gates swapped would pass with the
-        swap hidden in the inferred map."""
-        from reference import PARAM_NAMES
+    # --- --param-map auto: the parent infers the map from these answers ---
 
-        from .automap import infer_param_map
-
+    def op_scalar_parameters(self, lesson_names: list) -> dict:
+        """The module's scalar parameters, and whether it has a tensor by each lesson name."""
         torch = self.torch
-        module = self.instance().to(torch.float32)  # every learner's module runs in float32
-        if all(isinstance(getattr(module, name, None), torch.Tensor) for name in PARAM_NAMES):
-            self.names = {name: name for name in PARAM_NAMES}
-            return {"names": self.names,
-                    "note": "--param-map auto: the class has the lesson's 12 names, so it is checked by them"}
-        scalars = [name for name, value in module.named_parameters() if value.numel() == 1 and "." not in name]
+        self.probe_module = module = self.instance().to(torch.float32)  # learners' modules run in float32
+        return {"has_lesson_names": all(isinstance(getattr(module, name, None), torch.Tensor)
+                                        for name in lesson_names),
+                "scalars": [name for name, value in module.named_parameters()
+                            if value.numel() == 1 and "." not in name]}
 
-        def probe(values: dict, days) -> float:
-            with torch.no_grad():
-                for attribute, value in values.items():
-                    getattr(module, attribute).fill_(value)
-                return self._number(module(torch.tensor(days, dtype=torch.float32)), "forward")["value"]
-
-        self.names = infer_param_map(scalars, probe)
-        return {"names": self.names, "note": None}
+    def op_probe_forward(self, values: dict, days: list) -> float:
+        """forward on the days with these attributes set (float32, the module from scalar_parameters)."""
+        torch, module = self.torch, self.probe_module
+        with torch.no_grad():
+            for attribute, value in values.items():
+                getattr(module, attribute).fill_(value)
+            return self._number(module(torch.tensor(days, dtype=torch.float32)), "forward")["value"]
 
     def prepare(self, module, dtype: str):
         """Cast to dtype, and give plain (unregistered) tensor or number attributes the dtype too,
         so setting them loses nothing; the facts still say they are not registered."""
-        torch_dtype = {"float64": self.torch.float64, "float32": self.torch.float32}[dtype]
+        torch_dtype = trajectory.DTYPES[dtype]
         module.to(torch_dtype)
         registered = {id(p) for p in module.parameters()} | {id(b) for b in module.buffers()}
         for attribute in self.names.values():
@@ -212,16 +163,8 @@ class Session:
                 setattr(module, attribute, self.torch.tensor(float(value), dtype=torch_dtype))
         return module
 
-    # --- probing: raw calls, no interpretation ---
-
-    def _tensor(self, value, dtype: str):
-        return self.torch.tensor(value, dtype={"float64": self.torch.float64,
-                                               "float32": self.torch.float32}[dtype])
-
-    def _set(self, module, params: dict, dtype: str) -> None:
-        with self.torch.no_grad():
-            for lesson, attribute in self.names.items():
-                getattr(module, attribute).copy_(self._tensor(params[lesson], dtype))
+    def adapter_for(self, dtype: str, **interface) -> Adapter:
+        return Adapter(self, self.prepare(self.instance(), dtype), dtype, **interface)
 
     def _number(self, value, what: str) -> dict:
         torch = self.torch
@@ -234,31 +177,29 @@ class Session:
             return {"value": float(value), "dtype": "python"}
         raise LearnerError(f"{what} returned {type(value).__name__}, not a tensor")
 
-    def _forward(self, module, days, batched: bool):
-        return module(days.unsqueeze(0)) if batched else module(days)
+    # --- probing: raw calls, no interpretation ---
 
     def op_forward_raw(self, params: dict, sequences: list, dtype: str, batched: bool = False) -> list:
         """forward on each sequence: {"value", "dtype"} or {"error"} per sequence."""
-        module = self.prepare(self.instance(), dtype)
-        self._set(module, params, dtype)
+        adapter = self.adapter_for(dtype, batched=batched)
+        adapter.set_params(params)
         results = []
         for days in sequences:
             try:
                 with self.torch.no_grad():
-                    output = self._forward(module, self._tensor(days, dtype), batched)
-                    results.append(self._number(output, "forward"))
+                    results.append(self._number(adapter.forward(days), "forward"))
             except Exception as error:  # a forward written for some lengths only raises on others
-                results.append({"error": self.load.describe_exception(error, self.source)})
+                results.append({"error": definitions.describe_exception(error, self.source)})
         return results
 
-    def op_unit_raw(self, params: dict, calls: list, dtype: str) -> list:
+    def op_unit_raw(self, params: dict, calls: list, dtype: str) -> dict:
         """lstm_unit(a, b, c) for each [a, b, c] as given: its two results, in its own order."""
-        module = self.prepare(self.instance(), dtype)
-        self._set(module, params, dtype)
+        adapter = self.adapter_for(dtype)
+        adapter.set_params(params)
         results, dtypes = [], set()
         for args in calls:
             with self.torch.no_grad():
-                out = module.lstm_unit(*(self._tensor(a, dtype) for a in args))
+                out = adapter.module.lstm_unit(*(adapter.tensor(a) for a in args))
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 raise LearnerError("lstm_unit must return two values (the long and the short memory), "
                                    f"it returned {type(out).__name__}")
@@ -270,65 +211,57 @@ class Session:
     def op_unit_chains(self, params: dict, interpretations: list, days: list, dtype: str) -> list:
         """For each (argument order, return order): the final short memory of chaining lstm_unit
         over the days from zero memories, or None where lstm_unit raised."""
-        module = self.prepare(self.instance(), dtype)
-        self._set(module, params, dtype)
         finals = []
         for order, returns in interpretations:
-            memory = {"long": 0.0, "short": 0.0}
+            adapter = self.adapter_for(dtype, order=order, returns=returns)
+            adapter.set_params(params)
+            long = short = 0.0
             try:
                 for x in days:
-                    values = dict(memory, x=x)
                     with self.torch.no_grad():
-                        out = module.lstm_unit(*(self._tensor(values[a], dtype) for a in order))
-                    memory = {returns[0]: self._number(out[0], "lstm_unit")["value"],
-                              returns[1]: self._number(out[1], "lstm_unit")["value"]}
-                finals.append(memory["short"])
+                        out = adapter.unit_call(*(adapter.tensor(v) for v in (x, long, short)))
+                    long, short = (self._number(v, "lstm_unit")["value"] for v in out)
+                finals.append(short)
             except Exception:
                 finals.append(None)
         return finals
 
-    # --- the subject the properties run on ---
+    # --- what the properties ask, in the dtype and interface the parent chose ---
 
     def op_configure(self, dtype: str, order: list, returns: list, batched: bool = False) -> bool:
-        from ..subjects import ModuleSubject
-
-        def unit_call(module, x, long, short):
-            values = {"x": x, "long": long, "short": short}
-            out = module.lstm_unit(*(values[a] for a in order))
-            if not isinstance(out, (tuple, list)) or len(out) != 2:
-                raise LearnerError("lstm_unit must return two values (the long and the short memory)")
-            by_name = dict(zip(returns, out))
-            return by_name["long"], by_name["short"]
-
-        module = self.prepare(self.instance(), dtype)
-        self.subject = ModuleSubject(module, dtype=dtype, name=self.cls.__name__, names=self.names,
-                                     unit_call=unit_call)
-        self.order, self.returns, self.batched = order, returns, batched
+        self.interface = {"order": tuple(order), "returns": tuple(returns), "batched": batched}
+        self.adapter = self.adapter_for(dtype, **self.interface)
         return True
 
     def op_unit(self, params: dict, x: float, long: float, short: float) -> list:
-        return list(self.subject.unit(params, x, long, short))
+        adapter = self.adapter
+        adapter.set_params(params)
+        with self.torch.no_grad():
+            out = adapter.unit_call(adapter.tensor(x), adapter.tensor(long), adapter.tensor(short))
+        return [self._number(v, "lstm_unit")["value"] for v in out]
 
     def op_forward(self, params: dict, days: list) -> float:
-        subject = self.subject
-        subject.set_params(params)
+        self.adapter.set_params(params)
         with self.torch.no_grad():
-            output = self._forward(subject.module, subject.tensor(tuple(days)), self.batched)
-        return self._number(output, "forward")["value"]
+            return self._number(self.adapter.forward(days), "forward")["value"]
 
-    def op_loss_and_grads(self, params: dict, days: list, label: float) -> dict:
-        """The loss and the 12 gradients; a gradient autograd cannot give is NaN, with why."""
-        subject, torch = self.subject, self.torch
-        subject.set_params(params)
-        subject.module.zero_grad(set_to_none=True)
+    def op_loss_and_grads(self, params: dict, days: list, label: float, graph: bool = False) -> dict:
+        """The loss and the 12 gradients; a gradient autograd cannot give is NaN, with why. With
+        `graph`, also the names of the autograd nodes the output came through."""
+        adapter, torch = self.adapter, self.torch
+        adapter.set_params(params)
+        adapter.module.zero_grad(set_to_none=True)
         for attribute in self.names.values():
-            value = getattr(subject.module, attribute)
+            value = getattr(adapter.module, attribute)
             if isinstance(value, torch.Tensor) and value.grad is not None:
                 value.grad = None  # unregistered tensors are not cleared by zero_grad
-        output = self._forward(subject.module, subject.tensor(tuple(days)), self.batched)
+        definitions.FUSED_CALLS.clear()
+        output = adapter.forward(days)
         if not isinstance(output, torch.Tensor):
             raise LearnerError(f"forward returned {type(output).__name__}, not a tensor")
         loss = (output.reshape(()) - label) ** 2
+        nodes = sorted(_autograd_nodes(loss.grad_fn)) if graph else None
+        fused = sorted(definitions.FUSED_CALLS) if graph else None
         note = None
         try:
             loss.backward()
@@ -336,25 +269,25 @@ class Session:
             note = "backward failed: " + str(error).splitlines()[0]
         grads = {}
         for lesson, attribute in self.names.items():
-            value = getattr(subject.module, attribute)
+            value = getattr(adapter.module, attribute)
             grad = getattr(value, "grad", None) if note is None else None
             grads[lesson] = float("nan") if grad is None else float(grad.reshape(()))
-        return {"loss": float(loss.detach()), "grads": grads, "note": note}
+        return {"loss": float(loss.detach()), "grads": grads, "note": note, "nodes": nodes,
+                "fused_calls": fused}
 
-    def op_train(self, params: dict, steps: int) -> dict:
-        from ..subjects import ModuleSubject
-
-        module = self.prepare(self.instance(), self.subject.dtype)
-        subject = ModuleSubject(module, dtype=self.subject.dtype, name=self.cls.__name__,
-                                names=self.names, unit_call=self.subject.unit_call)
-        lr, trajectory = subject.train(params, steps)
-        return {"lr": lr, "trajectory": trajectory}
+    def op_train(self, params: dict, steps: int, sequences: list, labels: list) -> dict:
+        adapter = self.adapter_for(self.adapter.dtype, **self.interface)
+        adapter.set_params(params)
+        lr, steps_taken = trajectory.lightning_trajectory(
+            adapter.module, steps, adapter.dtype, trajectory.attribute_reader(self.names), sequences, labels)
+        return {"lr": lr, "trajectory": steps_taken}
 
     # --- facts for diagnosis ---
 
-    def op_facts(self) -> dict:
+    def op_facts(self, sequences: list, labels: list) -> dict:
         torch = self.torch
-        module = self.prepare(self.instance(), self.subject.dtype if self.subject else "float32")
+        dtype = self.adapter.dtype if self.adapter else "float32"
+        module = self.prepare(self.instance(), dtype)
         registered = {id(p) for p in module.parameters()}
         optimizer, optimizer_facts = None, {"class": None, "lr": None, "error": None}
         try:
@@ -363,7 +296,7 @@ class Session:
             optimizer_facts["lr"] = float(optimizer.param_groups[0]["lr"])
         except BaseException as error:
             optimizer = None
-            optimizer_facts["error"] = self.load.describe_exception(error, self.source)
+            optimizer_facts["error"] = definitions.describe_exception(error, self.source)
         in_optimizer = ({id(p) for group in optimizer.param_groups for p in group["params"]}
                         if optimizer is not None else None)
         parameters = {}
@@ -377,24 +310,21 @@ class Session:
                 "in_optimizer": None if in_optimizer is None else id(value) in in_optimizer,
             }
         return {"parameters": parameters, "optimizer": optimizer_facts,
-                "training_step": self._training_step_facts()}
+                "training_step": self._training_step_facts(dtype, sequences, labels)}
 
-    def _training_step_facts(self) -> dict:
+    def _training_step_facts(self, dtype: str, sequences: list, labels: list) -> dict:
         import warnings
 
-        from ..data import dataloader
-
         torch = self.torch
-        dtype = self.subject.dtype if self.subject else "float32"
         module = self.prepare(self.instance(), dtype)
-        batch = next(iter(dataloader({"float64": torch.float64, "float32": torch.float32}[dtype])))
+        batch = next(iter(trajectory.dataloader(sequences, labels, trajectory.DTYPES[dtype])))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # self.log outside a Trainer warns
                 returned = module.training_step(batch, 0)
         except BaseException as error:
             return {"returns_loss": None, "returned": "error",
-                    "error": self.load.describe_exception(error, self.source)}
+                    "error": definitions.describe_exception(error, self.source)}
         loss = returned.get("loss") if isinstance(returned, dict) else returned
         returns_loss = (isinstance(loss, torch.Tensor) and loss.numel() == 1
                         and loss.requires_grad)
@@ -403,25 +333,17 @@ class Session:
         return {"returns_loss": returns_loss, "returned": kind, "error": None}
 
 
-def _fingerprint() -> dict:
-    """The identity of every module-level and class-level object of handlstm and reference: a
-    learner's code that rebinds one (to answer from the bundled, correct model) is caught."""
-    prints = {}
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] not in ("handlstm", "reference") or module is None:
+def _autograd_nodes(root) -> set[str]:
+    """The type names of every node in the autograd graph below `root` (e.g. MulBackward0)."""
+    seen, names, stack = set(), set(), [root]
+    while stack and len(seen) < 100_000:
+        node = stack.pop()
+        if node is None or id(node) in seen:
             continue
-        for key, value in list(vars(module).items()):
-            prints[f"{name}.{key}"] = id(value)
-            if isinstance(value, type) and value.__module__ == name:
-                for attribute, member in list(vars(value).items()):
-                    prints[f"{name}.{key}.{attribute}"] = id(member)
-    return prints
-
-
-def _changed(before: dict) -> str | None:
-    now = _fingerprint()
-    changed = [name for name, identity in before.items() if now.get(name) != identity]
-    return ", ".join(changed[:3]) if changed else None
+        seen.add(id(node))
+        names.add(node.name())
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return names
 
 
 def _first_optimizer(configured):
@@ -449,30 +371,30 @@ def serve(read_fd: int, write_fd: int) -> None:
 # --- the fork server ------------------------------------------------------------------------------
 # Importing torch and Lightning takes seconds; forking a process that already has them takes
 # milliseconds. The zygote imports them once, runs no learner code and no torch operation (so no
-# thread pool exists when it forks), and forks one fresh child per check.
+# thread pool exists when it forks), and forks one fresh child per submission.
 
-def zygote(sock_fd: int) -> None:
-    """Serve spawn and status requests on a datagram socket (SOCK_SEQPACKET is Linux-only) until
-    the parent is gone.
+def zygote(sock_fd: int, mode: str) -> None:
+    """Serve requests on a datagram socket until the parent is gone:
 
-    spawn: {"op": "spawn", "folder", "memory", "cpu"} with three fds (request read end, answer
-    write end, log) -> {"pid"}; status: {"op": "status", "pid"} -> {"code": exit code or None}."""
+    spawn: {"op": "spawn", "memory", "cpu", "processes"} with three fds (request read end, answer
+    write end, log) -> {"pid"}; status: {"op": "status", "pid"} -> {"code": exit code or None};
+    kill: {"op": "kill", "pid"} -> {"killed": bool}. Only pids this zygote spawned are touched."""
+    import select
     import signal
     import socket
     import time
 
-    import select
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    namespaces.become_subreaper()  # a sandboxed child's intermediate exits; the child stays ours
     parent = os.getppid()
     sock = socket.socket(fileno=sock_fd)
     import torch
 
     torch.set_num_threads(1)
-    from . import load
-
-    load.preimport()
+    definitions.preimport()
+    base = namespaces.LimitBase.measure()
     sock.send(json.dumps({"ready": True}).encode())
+    spawned: set[int] = set()
     exited: dict[int, int] = {}
     while True:
         try:
@@ -488,18 +410,29 @@ def zygote(sock_fd: int) -> None:
             return
         request = json.loads(message)
         if request["op"] == "spawn":
-            pid = os.fork()
-            if pid == 0:
-                _grandchild(sock, fds, request)
+            try:
+                pid = namespaces.spawn(mode, fds, base, request, lambda: _child(sock, fds, request, base, mode))
+            except OSError as error:
+                answer = {"error": f"the sandbox could not start a child: {error}"}
+            else:
+                spawned.add(pid)
+                answer = {"pid": pid}
             for fd in fds:
                 os.close(fd)
-            sock.send(json.dumps({"pid": pid}).encode())
+            sock.send(json.dumps(answer).encode())
+        elif request["op"] == "kill":
+            pid = request["pid"]
+            killed = pid in spawned and pid not in exited
+            if killed:
+                namespaces.kill(pid, mode)
+            sock.send(json.dumps({"killed": killed}).encode())
         elif request["op"] == "status":
             pid, code = request["pid"], None
             for _ in range(100):  # the child closed its pipe: it is exiting, give it a moment
                 _reap(exited)
                 if pid in exited:
                     code = exited.pop(pid)
+                    spawned.discard(pid)
                     break
                 time.sleep(0.01)
             sock.send(json.dumps({"code": code}).encode())
@@ -517,12 +450,12 @@ def _reap(exited: dict[int, int]) -> None:
         exited[pid] = os.waitstatus_to_exitcode(status)
 
 
-def _grandchild(sock, fds: list[int], request: dict) -> None:
-    """In the forked child: own session, own folder, limits, then answer requests. Never returns."""
+def _child(sock, fds: list[int], request: dict, base, mode: str) -> None:
+    """In the forked child, inside its own namespaces (or session): limits, then answer requests.
+    Never returns."""
     code = 0
     try:
         sock.close()
-        os.setsid()  # its own process group: the parent kills it and whatever it started
         read_fd, write_fd, log_fd = fds
         os.dup2(log_fd, 2)
         os.close(log_fd)
@@ -530,8 +463,9 @@ def _grandchild(sock, fds: list[int], request: dict) -> None:
         os.dup2(null, 0)
         os.dup2(null, 1)
         os.close(null)
-        os.chdir(request["folder"])
-        _limit(request["memory"], request["cpu"])
+        if mode == "process":
+            os.chdir(request["folder"])
+        base.apply(request["memory"], request["cpu"], request["processes"])
         serve(read_fd, write_fd)
     except BaseException:  # nothing of the zygote's loop may run in a child
         import traceback
@@ -542,15 +476,5 @@ def _grandchild(sock, fds: list[int], request: dict) -> None:
         os._exit(code)
 
 
-def main(argv: list[str]) -> int:
-    if argv[1] == "zygote":
-        zygote(int(argv[2]))
-        return 0
-    read_fd, write_fd, memory = int(argv[1]), int(argv[2]), int(argv[3])
-    _limit(memory)
-    serve(read_fd, write_fd)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    zygote(int(sys.argv[2]), sys.argv[3])

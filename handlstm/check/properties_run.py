@@ -1,0 +1,192 @@
+"""Running one property on the learner's class under Hypothesis: examples drawn and shrunk here,
+each one answered by the sandboxed runner, every comparison made here with the one definition of
+the property (handlstm/properties.py) and its derived tolerances."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import example as explicit_example
+from hypothesis import strategies as st
+
+from reference import PARAM_NAMES
+
+from .. import properties, strategies
+from ..properties import PropertyFailure
+from .interface import _number
+from .sandbox.client import Child, SandboxError
+from .sandbox.protocol import LearnerError
+
+EXAMPLES = 100  # Hypothesis examples per property
+
+
+def keep_hypothesis_files_in_cache() -> None:
+    """Hypothesis caches what it reads of the source it runs (and would write .hypothesis/ into the
+    user's current folder): `handlstm check` keeps it in $XDG_CACHE_HOME/handlstm/hypothesis."""
+    import os
+    from pathlib import Path
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    set_hypothesis_home_dir(cache / "handlstm" / "hypothesis")
+
+
+class SandboxSubject:
+    """The learner's class as an implementation the properties run on: every call is a request to
+    the sandboxed runner, in the dtype it was configured with."""
+
+    def __init__(self, child: Child, name: str, dtype: str):
+        self.child, self.name, self.dtype = child, name, dtype
+        self.notes: list[str] = []  # why a gradient was NaN, as the child said
+
+    def unit(self, params, x, long, short):
+        out = self.child.call("unit", params=dict(params), x=x, long=long, short=short)
+        if not isinstance(out, list) or len(out) != 2:
+            raise SandboxError("the checking process sent a malformed answer to unit")
+        return _number(out[0]), _number(out[1])
+
+    def forward(self, params, days):
+        return _number(self.child.call("forward", params=dict(params), days=list(days)))
+
+    def loss_and_grads(self, params, days, label):
+        out = self.child.call("loss_and_grads", params=dict(params), days=list(days), label=label)
+        grads = out.get("grads") if isinstance(out, dict) else None
+        if not isinstance(grads, dict):
+            raise SandboxError("the checking process sent a malformed answer to loss_and_grads")
+        if out.get("note") and out["note"] not in self.notes:
+            self.notes.append(str(out["note"]))
+        return _number(out.get("loss")), {name: _number(grads.get(name)) for name in PARAM_NAMES}
+
+    def train(self, params, steps):
+        from ..data import LABELS, SEQUENCES
+
+        out = self.child.call("train", params=dict(params), steps=steps, sequences=SEQUENCES, labels=LABELS)
+        trajectory = out.get("trajectory") if isinstance(out, dict) else None
+        if not isinstance(trajectory, list) or not all(isinstance(s, dict) for s in trajectory):
+            raise SandboxError("the checking process sent a malformed answer to train")
+        lr = None if out.get("lr") is None else _number(out["lr"])
+        return lr, [{name: _number(step.get(name)) for name in PARAM_NAMES} for step in trajectory]
+
+
+
+@dataclass
+class Raised(AssertionError):
+    """The learner's code raised on a drawn example (a failing example, shrunk like any other)."""
+
+    name: str
+    example: strategies.Example
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.name} raised {self.error}"
+
+
+@dataclass
+class PropertyResult:
+    name: str
+    status: str  # pass, fail, error, skip
+    message: str = ""
+    failure: PropertyFailure | Raised | None = None
+
+
+class _OutOfTime(BaseException):
+    pass
+
+
+HEADROOM_LABEL = "learner's check"
+# Shrinking a 12-parameter, 16-day example can take thousands of calls; after this long the
+# smallest failing example found so far is reported (each one Hypothesis tried is a real failure).
+SHRINK_SECONDS = 2.0
+# no "explain" phase: it re-runs the failing example many times to annotate source lines of the
+# test function, which here are the checker's own, not the learner's
+PHASES = (Phase.explicit, Phase.generate, Phase.target, Phase.shrink)  # the headroom report is about handlstm's own subjects
+
+
+def run_property(name: str, subject: SandboxSubject, strategy, explicit: list, examples: int,
+                 deadline: float) -> PropertyResult:
+    """Hypothesis draws examples for one property; a failure comes back shrunk."""
+    try:
+        return _run_property(name, subject, strategy, explicit, examples, deadline)
+    finally:
+        properties.HEADROOM.pop(HEADROOM_LABEL, None)
+
+
+def _run_property(name: str, subject: SandboxSubject, strategy, explicit: list, examples: int,
+                  deadline: float) -> PropertyResult:
+    failures: list[PropertyFailure | Raised] = []
+
+    def test(example):
+        now = time.monotonic()
+        if now > deadline or (failures and now > failures[0].found + SHRINK_SECONDS):
+            raise _OutOfTime()
+        try:
+            comparisons = properties.PROPERTIES[name](subject, example)
+        except LearnerError as error:
+            failures.append(Raised(name, example, str(error)))
+            failures[-1].found = time.monotonic()
+            raise failures[-1] from None
+        try:
+            properties.assert_agrees(name, comparisons, example, label=HEADROOM_LABEL)
+        except PropertyFailure as failure:
+            failure.found = time.monotonic()
+            failures.append(failure)
+            raise
+
+    run = settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+                   report_multiple_bugs=False, phases=PHASES,
+                   verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))(given(strategy)(test))
+    for case in explicit:
+        run = explicit_example(case)(run)
+    try:
+        run()
+    except _OutOfTime:
+        if not failures:
+            raise SandboxError("timed out: the check did not finish within its time limit") from None
+    except (PropertyFailure, Raised) as failure:
+        return PropertyResult(name, "fail", failure_message(failure), failure)
+    except Exception as error:  # Hypothesis's own (Flaky: a failure that does not repeat, itself a sign)
+        if not failures:  # never a pass, never a traceback: the check could not be completed
+            return PropertyResult(name, "error", f"the checker could not complete this check: "
+                                                 f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}")
+    if failures:
+        return PropertyResult(name, "fail", failure_message(failures[-1]), failures[-1])
+    return PropertyResult(name, "pass")
+
+
+SUBJECT_OF = {"unit": "lstm_unit, one day: ", "forward": "forward: ", "gradients": "", "training": "",
+              "state": ""}  # the check's own name already heads its line
+
+
+def failure_message(failure: PropertyFailure | Raised) -> str:
+    """One line: the worst mismatch in the lesson's words (or what the learner's code raised)."""
+    if isinstance(failure, Raised):
+        return f"{SUBJECT_OF[failure.name] or failure.name + ': '}raised {failure.error}"
+    worst = max(failure.failed, key=lambda c: c.ratio)
+    more = len(failure.failed) - 1
+    if failure.name == "state":
+        text = f"forward gave {worst.expected:.6g}, then {worst.got:.6g} for the same days after other calls"
+    else:
+        text = f"{worst.quantity} is {worst.got:.6g} where the reference gives {worst.expected:.6g}"
+    return f"{SUBJECT_OF[failure.name]}{text}" + (f" (and {more} more differ)" if more > 0 else "")
+
+
+def strategy_for(name: str, lengths: list[int]):
+    if name == "unit":
+        return strategies.examples(1, 1)
+    if lengths == list(range(lengths[0], lengths[-1] + 1)):
+        return strategies.examples(lengths[0], lengths[-1])
+    return st.sampled_from(lengths).flatmap(lambda n: strategies.examples(n, n))
+
+
+def explicit_for(name: str, lengths: list[int]) -> list:
+    return [e for e in strategies.lesson_examples() if name == "unit" or len(e.days) in lengths]
+
+
+def count_for(name: str, examples: int) -> int:
+    """Training runs a Lightning Trainer per example and state reuses forward: fewer of each."""
+    return {"training": max(1, examples // 25), "state": max(1, examples // 10)}.get(name, examples)
+
+

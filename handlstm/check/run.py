@@ -1,0 +1,304 @@
+"""One check of a learner's file: the parent's side, from reading the file to the report.
+
+The parent never imports the learner's code (nor torch): the learner's module lives in a
+sandboxed runner (check/sandbox/) that answers with plain numbers, and every verdict is decided
+here with the one definition of each property (handlstm/properties.py).
+
+`check(path, class_name=None, param_map=None, timeout=60.0, examples=EXAMPLES, isolation=None,
+by_hand_only=False) -> Outcome` gives the `--json` report (its shape: report.Report) and
+diagnosis's details. Every problem with the learner's file (missing, syntax error, no class,
+import error, timeout, crash, memory limit) is *returned* as verdict "error", each check "error"
+with the one clear line as its message. `UserError` is raised only for bad arguments from the
+caller. A fail anywhere makes the verdict "fail" even if another check could not finish.
+
+Time: the check's limit covers everything: the fork server's start (on the first check), loading
+and probing (a quarter of it each at most, so a hang shows early), and the properties, which
+share what is left (training, which runs Trainers, three shares). Every property runs in each
+dtype the class runs in (float64 and float32, each with its own tolerances).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from reference import PARAM_NAMES
+
+from ..errors import UserError
+from . import report
+from .automap import infer_param_map
+from .by_hand import not_by_hand
+from .interface import Interface, probe
+from .properties_run import (EXAMPLES, PropertyResult, Raised, SandboxSubject, count_for, explicit_for,
+                             run_property, strategy_for)
+from .report import CHECK_IDS, Report
+from .sandbox.client import Child, SandboxError, Zygote, choose_isolation
+from .sandbox.protocol import CouldNotCheck, LearnerError
+from .source import parse, read_source
+
+CHECK_PROPERTIES = {"forward": ("unit", "forward"), "gradients": ("gradients",),
+                    "training": ("training",), "state": ("state",)}
+SHARE = {"unit": 1, "forward": 1, "gradients": 1, "training": 3, "state": 1}  # training runs Trainers
+PROBE_SHARE = 0.25  # of the time limit, for probing
+LOAD_SHARE = 0.25  # of the time limit, for loading the definitions and creating the class
+MESSAGES = {
+    "forward": "lstm_unit and forward agree with the reference",
+    "gradients": "the gradients of the lesson's loss agree with the reference",
+    "training": "Lightning training moves the parameters as the reference's Adam does",
+    "state": "forward gives the same answer whatever was called before",
+}
+STATUS_ORDER = ("fail", "error", "skip", "pass")  # the worse first
+CHECK_FAILURES = (CouldNotCheck, SandboxError, LearnerError)  # each ends a check as "error"
+
+
+@dataclass
+class Outcome:
+    report: Report  # the --json report
+    diagnoses: list[dict]  # diagnosis's findings, best first: {"id", "detail", ...}
+
+
+def check_file(path: str, class_name: str | None = None, param_map: dict | str | None = None,
+               timeout: float = 60.0, examples: int = EXAMPLES, isolation: str | None = None,
+               by_hand_only: bool = False) -> Report:
+    """Check the learner's class in `path` against the reference; the report (see report.Report)."""
+    return check(path, class_name, param_map, timeout, examples, isolation, by_hand_only).report
+
+
+def validate(timeout: float, examples: int) -> None:
+    """The caller's numbers: one line for each mistake."""
+    if not isinstance(examples, int) or examples < 1:
+        raise UserError(f"--examples must be a whole number, at least 1, not {examples!r}")
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        raise UserError(f"--timeout must be a positive number of seconds, not {timeout!r}")
+
+
+def lesson_names(param_map: dict | None) -> dict[str, str]:
+    if param_map is None:
+        return {n: n for n in PARAM_NAMES}
+    if not isinstance(param_map, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                  for k, v in param_map.items()):
+        raise UserError("--param-map: give a JSON object from lesson names to attribute names")
+    unknown = sorted(set(param_map) - set(PARAM_NAMES))
+    if unknown:
+        raise UserError(f"--param-map: not lesson names: {', '.join(unknown)} "
+                        f"(the lesson's names are {', '.join(PARAM_NAMES)})")
+    return {n: param_map.get(n, n) for n in PARAM_NAMES}
+
+
+def check(path: str, class_name: str | None = None, param_map: dict | str | None = None,
+          timeout: float = 60.0, examples: int = EXAMPLES, isolation: str | None = None,
+          by_hand_only: bool = False) -> Outcome:
+    """check_file, keeping diagnosis's details (which parameter is misused where) for the human report."""
+    started = time.monotonic()
+    validate(timeout, examples)
+    isolation = choose_isolation(isolation, many=False)
+    auto = param_map == "auto"  # --param-map auto: inferred from behaviour (automap.py)
+    names = {} if auto else lesson_names(param_map)
+    path = str(path)
+    shown = report.display_path(path)
+
+    def failed(message: str, found_class=None, interface=None) -> Outcome:
+        text = message if message.startswith(shown) else f"{shown}: {message}"
+        implementation = _implementation(shown, found_class, interface, names, param_map) if interface else None
+        return Outcome(report.error_report(shown, text, time.monotonic() - started, isolation, found_class,
+                                           implementation), [])
+
+    try:
+        source = read_source(path)
+        source.path = shown
+        parse(source)
+    except CouldNotCheck as error:
+        return failed(str(error), class_name)
+    # everything must be over by the time limit: leave a moment to stop the child and report
+    total_deadline = started + timeout - min(1.0, timeout / 10)
+    child = Child(isolation, cpu_seconds=int(timeout) + 30)
+    child.setup = [("load", {"source": source.as_dict(), "class_name": class_name, "names": names})]
+    found_class, interface = class_name, None
+    try:
+        Zygote.shared(isolation).wait_ready(total_deadline)
+        # loading takes well under a second once torch is imported: a hang shows here
+        child.deadline = min(total_deadline, time.monotonic() + LOAD_SHARE * timeout)
+        child.start()
+        found_class = child.setup_answers[0]["class"]
+        notes = [str(n) for n in child.setup_answers[0].get("notes", [])]
+        if auto:
+            names, note = _infer_names(child)
+            notes.append(note)
+            child.setup.append(("set_names", {"names": names}))  # a restarted child loads with it too
+        # a forward that hangs is found here: probing takes well under a second when it does not
+        child.deadline = min(total_deadline, time.monotonic() + PROBE_SHARE * timeout)
+        interface = probe(child)
+        interface.notes[:0] = notes
+        child.deadline = total_deadline
+        lightning = child.setup_answers[0].get("lightning") is True
+        results = _run_properties(child, found_class, interface, examples, total_deadline, lightning, path)
+        findings = not_by_hand(source, child, interface) if _any_ran(results) else []
+    except CHECK_FAILURES as error:
+        return failed(str(error), found_class, interface)
+    try:
+        checks = [_check_entry(check_id, results) for check_id in CHECK_IDS]
+        if by_hand_only:
+            checks.append(_by_hand_entry(findings))
+        verdict = report.verdict_of(checks)
+        diagnoses = _diagnose(child, found_class, interface, results, total_deadline) if verdict == "fail" else []
+    finally:
+        child.close()
+    outcome: Report = {"verdict": verdict, "checks": checks, "diagnoses": [d["id"] for d in diagnoses],
+                       "findings": findings,
+                       "implementation": _implementation(shown, found_class, interface, names, param_map),
+                       "isolation": isolation, "seconds": round(time.monotonic() - started, 2)}
+    return Outcome(outcome, diagnoses)
+
+
+def _implementation(path: str, class_name, interface: Interface, names: dict, param_map) -> dict:
+    implementation = {"path": path, "class": class_name, "sequence_lengths": interface.lengths,
+                      "dtype": interface.dtype, "dtypes": list(interface.dtypes),
+                      "interface": interface.as_dict()}
+    if param_map:
+        implementation["param_map"] = dict(names)
+    return implementation
+
+
+def _infer_names(child: Child) -> tuple[dict[str, str], str]:
+    """--param-map auto. A class that has all 12 of the lesson's names is checked by those names,
+    never remapped: otherwise a lesson-named class with two weights or gates swapped would pass
+    with the swap hidden in the inferred map."""
+    found = child.call("scalar_parameters", lesson_names=list(PARAM_NAMES))
+    if found["has_lesson_names"]:
+        names = {name: name for name in PARAM_NAMES}
+        note = "--param-map auto: the class has the lesson's 12 names, so it is checked by them"
+    else:
+        names = infer_param_map([str(n) for n in found["scalars"]],
+                                lambda values, days: child.call("probe_forward", values=values, days=list(days)))
+        note = "parameters found by behaviour (--param-map auto): " + ", ".join(
+            f"{lesson}={attribute}" for lesson, attribute in names.items())
+    child.call("set_names", names=names)
+    return names, note
+
+
+def _run_properties(child: Child, class_name: str, interface: Interface, examples: int,
+                    total_deadline: float, lightning: bool, path: str) -> dict[str, dict[str, PropertyResult]]:
+    """{dtype: {property: result}} for every property in every dtype, sharing the time left."""
+    order = [(dtype, name) for dtype in interface.dtypes for check_id in CHECK_IDS
+             for name in CHECK_PROPERTIES[check_id]]
+    results: dict[str, dict[str, PropertyResult]] = {dtype: {} for dtype in interface.dtypes}
+    subject = None
+    for index, (dtype, name) in enumerate(order):
+        if subject is None or subject.dtype != dtype:
+            subject = _configured(child, class_name, interface, dtype)
+        if name == "training" and not lightning:
+            results[dtype][name] = PropertyResult(name, "skip", "not a LightningModule: training is not checked")
+            continue
+        left = total_deadline - time.monotonic()
+        if left <= 0:
+            results[dtype][name] = PropertyResult(name, "error", "not run: the time limit was used up")
+            continue
+        shares_left = sum(SHARE[n] for _, n in order[index:])
+        child.deadline = time.monotonic() + left * SHARE[name] / shares_left
+        try:
+            if not child.alive:
+                child.restart()
+                subject = _configured(child, class_name, interface, dtype)
+            result = run_property(name, subject, strategy_for(name, interface.lengths),
+                                  explicit_for(name, interface.lengths), count_for(name, examples),
+                                  child.deadline)
+            if name == "gradients" and result.status == "fail" and subject.notes:
+                result.message += f" ({subject.notes[0]})"  # why a gradient was NaN, as the runner said
+            results[dtype][name] = result
+        except CHECK_FAILURES as error:  # LearnerError: on a restart
+            text = str(error)
+            results[dtype][name] = PropertyResult(name, "error", text if text.startswith(path) else f"{path}: {text}")
+            child.stop()
+    child.deadline = total_deadline
+    return results
+
+
+def _configured(child: Child, class_name: str, interface: Interface, dtype: str) -> SandboxSubject:
+    if not child.alive:
+        child.restart()
+    child.call("configure", dtype=dtype, order=list(interface.order), returns=list(interface.returns),
+               batched=interface.batched)
+    return SandboxSubject(child, class_name, dtype)
+
+
+def _any_ran(results: dict) -> bool:
+    return any(r.status in ("pass", "fail") for by_name in results.values() for r in by_name.values())
+
+
+def counterexample(failure) -> dict:
+    """The failing example in the lesson's names, and each mismatch (JSON-safe)."""
+    example = failure.example
+    out = {"property": failure.name,
+           "parameters": {n: example.params[n] for n in PARAM_NAMES},
+           "days": list(example.days), "label": example.label}
+    if failure.name == "unit":
+        out["days"] = list(example.days[:1])
+        out["memories"] = {"long": example.memories[0], "short": example.memories[1]}
+    if isinstance(failure, Raised):
+        out["error"] = failure.error
+        out["mismatches"] = []
+    else:
+        out["mismatches"] = [{"quantity": c.quantity, "expected": _finite_or_text(c.expected),
+                              "got": _finite_or_text(c.got), "tolerance": _finite_or_text(c.tolerance)}
+                             for c in failure.failed]
+    return out
+
+
+def _finite_or_text(value: float):
+    return value if math.isfinite(value) else str(value)
+
+
+def _dtype_entry(check_id: str, results: dict[str, PropertyResult]) -> tuple[str, PropertyResult | None]:
+    parts = [results[name] for name in CHECK_PROPERTIES[check_id] if name in results]
+    for status in STATUS_ORDER[:-1]:
+        bad = [r for r in parts if r.status == status]
+        if bad:
+            return status, bad[0]
+    return "pass", None
+
+
+def _check_entry(check_id: str, results: dict[str, dict[str, PropertyResult]]) -> dict:
+    """One check's entry over every dtype: its worst status, said for the dtype it happened in."""
+    by_dtype = {dtype: _dtype_entry(check_id, by_name) for dtype, by_name in results.items()}
+    dtype, (status, first) = min(by_dtype.items(), key=lambda item: STATUS_ORDER.index(item[1][0]))
+    statuses = {d: s for d, (s, _) in by_dtype.items()}
+    if first is None:
+        return {"id": check_id, "status": "pass", "message": MESSAGES[check_id] + f" ({', '.join(results)})",
+                "counterexample": None, "dtypes": statuses}
+    message = first.message if len(results) == 1 else f"in {dtype}: {first.message}"
+    entry = {"id": check_id, "status": status, "message": message,
+             "counterexample": counterexample(first.failure) if first.failure else None, "dtypes": statuses}
+    if entry["counterexample"] is not None:
+        entry["counterexample"]["dtype"] = dtype
+    return entry
+
+
+def _by_hand_entry(findings: list[dict]) -> dict:
+    found = [f for f in findings if f["id"] == "not-by-hand"]
+    if found:
+        return {"id": "by-hand", "status": "fail", "message": found[0]["detail"], "counterexample": None,
+                "dtypes": {}}
+    return {"id": "by-hand", "status": "pass", "message": "the LSTM is written by hand (no fused LSTM kernel)",
+            "counterexample": None, "dtypes": {}}
+
+
+def _diagnose(child: Child, class_name: str, interface: Interface, results: dict, deadline: float) -> list[dict]:
+    """Diagnosis in the first dtype where a property failed."""
+    from ..data import LABELS, SEQUENCES
+    from . import diagnose
+
+    dtype = next((d for d, by_name in results.items() if any(r.status == "fail" for r in by_name.values())),
+                 interface.dtype)
+    child.deadline = deadline
+    try:
+        subject = _configured(child, class_name, interface, dtype)
+        facts = child.call("facts", sequences=SEQUENCES, labels=LABELS)
+        plain = {name: {"id": name, "status": r.status, "message": r.message,
+                        "counterexample": counterexample(r.failure) if r.failure else None}
+                 for name, r in results[dtype].items()}
+        found = diagnose.diagnose(subject, plain, facts)
+    except CHECK_FAILURES:
+        found = []
+    return found or [{"id": "unknown",
+                      "detail": "no single mistake from the catalog reproduces these numbers"}]

@@ -1,0 +1,10 @@
+"""The trust boundary of `handlstm check`.
+
+Runs inside the sandbox, beside the learner's code (bound read-only into it, standalone files
+that import only each other, torch and Lightning; nothing here knows the right answers):
+`protocol.py` (framing both sides use), `definitions.py` (loading a learner's definitions),
+`trajectory.py` (short Lightning runs), `runner.py` (the fork server and the request handlers).
+
+Runs in the parent: `bwrap.py` (the bubblewrap command line) and `client.py` (the parent's
+handle on a sandboxed runner).
+"""

@@ -1,0 +1,97 @@
+"""Reading a learner's .py or .ipynb into Python text (the parent's side: nothing is executed).
+
+Syntax errors are found here; the sandbox runs the definitions (sandbox/definitions.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from .sandbox.definitions import Source, parse
+from .sandbox.protocol import CouldNotCheck
+
+__all__ = ["CouldNotCheck", "Source", "parse", "read_source"]
+
+CELL_MAGICS_KEPT = ("%%time", "%%timeit", "%%capture")  # their cell is still Python
+
+
+def read_source(path: str) -> Source:
+    """The file's Python text; CouldNotCheck for a missing, unreadable or unsupported file."""
+    file = Path(path)
+    if not file.exists():
+        raise CouldNotCheck(f"{path}: no such file")
+    if file.is_dir():
+        raise CouldNotCheck(f"{path}: is a folder, not a .py or .ipynb file")
+    if file.suffix not in (".py", ".ipynb"):
+        raise CouldNotCheck(f"{path}: not a .py or .ipynb file")
+    try:
+        text = file.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark is not code
+    except (OSError, UnicodeDecodeError) as error:
+        raise CouldNotCheck(f"{path}: cannot be read ({error})") from None
+    if file.suffix == ".py":
+        return _script_source(path, text)
+    return _notebook_source(path, text)
+
+
+def _script_source(path: str, text: str) -> Source:
+    """A .py file; one that parses only without `!pip install ...` lines pasted from a notebook
+    is read without them (its syntax errors are reported as they are otherwise)."""
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        cleaned = _without_magics(text, whole_cell=False)
+        try:
+            ast.parse(cleaned)
+        except SyntaxError:
+            return Source(path, text)
+        return Source(path, cleaned, skipped=["notebook commands (! and % lines)"])
+    return Source(path, text)
+
+
+def _notebook_source(path: str, text: str) -> Source:
+    try:
+        cells = json.loads(text)["cells"]
+    except (ValueError, KeyError, TypeError):
+        raise CouldNotCheck(f"{path}: not a Jupyter notebook (no JSON with cells)") from None
+    lines, starts, skipped = [], [], []
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        code = cell.get("source", "")
+        code = "".join(code) if isinstance(code, list) else str(code)
+        code = _without_magics(code)
+        if code is None:
+            skipped.append(f"cell {number} (a cell magic)")
+            continue
+        try:
+            ast.parse(code)
+        except SyntaxError as error:
+            # a half-written cell does not stop the notebook's other definitions from loading
+            skipped.append(f"cell {number} (syntax error, line {error.lineno}: {error.msg})")
+            continue
+        starts.append((len(lines) + 1, number))
+        lines.extend(code.splitlines() + [""])
+    return Source(path, "\n".join(lines) + "\n", starts, skipped)
+
+
+def _without_magics(code: str, whole_cell: bool = True) -> str | None:
+    """The cell with IPython's line magics and shell escapes blanked (lines keep their numbers);
+    None for a cell magic other than timing, capture or writing a .py file (%%bash, %%html, ...)."""
+    lines = code.splitlines()
+    if whole_cell and lines and lines[0].lstrip().startswith("%%"):
+        magic = lines[0].split()
+        writes_python = magic[0] == "%%writefile" and magic[-1].endswith(".py")  # Colab's way to a module
+        if magic[0] not in CELL_MAGICS_KEPT and not writes_python:
+            return None
+        lines[0] = ""
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#")):
+            line = line[: len(line) - len(stripped)] + "pass"
+        out.append(line)
+    return "\n".join(out)
+
+
