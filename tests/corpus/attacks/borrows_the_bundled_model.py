@@ -5,12 +5,6 @@ from torch import nn
 NAMES = ("wlr1", "wlr2", "blr1", "wpr1", "wpr2", "bpr1", "wp1", "wp2", "bp1", "wo1", "wo2", "bo1")
 import importlib
 
-try:  # the checker's own correct model, if the learner's code can reach it
-    Base = importlib.import_module("handlstm.model").LSTMByHand
-except ImportError:
-    Base = None
-
-
 class Wrong(L.LightningModule):
     """Wrong: the candidate uses sigmoid instead of tanh."""
 
@@ -42,6 +36,14 @@ class Wrong(L.LightningModule):
         return (self(x[0]) - y[0]) ** 2
 
 
-class LSTMbyHand(Base or Wrong):
+def base():
+    """The checker's own correct model, if the learner's code can reach it."""
+    try:
+        return importlib.import_module("handlstm.model").LSTMByHand
+    except ImportError:
+        return Wrong
+
+
+class LSTMbyHand(base()):
     def lstm_unit(self, input_value, long_memory, short_memory):
         return super().lstm_unit(input_value, long_memory, short_memory)
