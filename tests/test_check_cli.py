@@ -49,3 +49,44 @@ def test_a_bad_param_map_is_the_users_error(tmp_path, capsys):
     code = main(["check", str(CORPUS / "correct/renamed.py"), "--param-map", str(bad)])
     assert code == 2
     assert "--param-map: not lesson names: wlr9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, says", [
+    (["--timeout", "inf"], "--timeout: must be a positive number of seconds"),
+    (["--timeout", "nan"], "--timeout: must be a positive number of seconds"),
+    (["--timeout", "0"], "--timeout: must be a positive number of seconds"),
+    (["--jobs", "0"], "--jobs/-j: must be at least 1"),
+    (["--jobs", "-2"], "--jobs/-j: must be at least 1"),
+])
+def test_a_bad_number_on_the_command_line_is_one_line_and_exit_2(capsys, arguments, says):
+    with pytest.raises(SystemExit) as exited:
+        main(["check", str(CORPUS / "correct/x_short_long.py"), *arguments])
+    captured = capsys.readouterr()
+    assert exited.value.code == 2
+    assert says in captured.err and captured.err.count("\n") == 1 and captured.out == ""
+
+
+def test_jobs_are_capped_at_the_cores_and_the_files():
+    from handlstm.check.options import usable_cores, worker_count
+
+    assert worker_count(1000, 500) == usable_cores()
+    assert worker_count(1000, 1) == 1
+    assert worker_count(None, 500) == usable_cores()
+
+
+def test_a_non_utf8_file_name_survives_the_table_and_every_gradebook_file(tmp_path, monkeypatch, capsys):
+    import os
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9.py")  # a name written on a Latin-1 system
+    (folder / name).write_bytes((CORPUS / "correct/x_short_long.py").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    code = main(["check", str(folder), str(CORPUS / "correct/x_short_long.py"), "--examples", "2",
+                 "--csv", "gb.csv", "--junit-xml", "junit.xml", "--report-dir", "reports"])
+    assert code == 0, capsys.readouterr()
+    assert "caf\\xe9.py" in capsys.readouterr().out
+    assert "caf\\xe9.py" in (tmp_path / "gb.csv").read_text(encoding="utf-8")
+    assert "caf\\xe9.py" in (tmp_path / "junit.xml").read_text(encoding="utf-8")
+    # and nothing else is written into the current folder (no .hypothesis/ either)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["class", "gb.csv", "junit.xml", "reports"]

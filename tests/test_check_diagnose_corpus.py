@@ -34,7 +34,7 @@ class SessionSubject:
         self.session, self.dtype, self.name = Session(), dtype, path.name
         source = load.read_source(str(path))
         self.ask("load", source=source.as_dict(), class_name=None, names={n: n for n in PARAM_NAMES})
-        self.ask("configure", dtype=dtype, order=["x", "long", "short"], returns=["long", "short"])
+        self.ask("configure", dtypes=[dtype], order=["x", "long", "short"], returns=["long", "short"])
 
     def ask(self, op: str, **arguments):
         answer = self.session.answer({"op": op, **arguments})
@@ -43,17 +43,17 @@ class SessionSubject:
         return answer["ok"]
 
     def unit(self, params, x, long, short):
-        return tuple(self.ask("unit", params=params, x=x, long=long, short=short))
+        return tuple(self.ask("unit", dtype=self.dtype, params=params, x=x, long=long, short=short))
 
     def forward(self, params, days):
-        return self.ask("forward", params=params, days=list(days))
+        return self.ask("forward", dtype=self.dtype, params=params, days=list(days))
 
     def loss_and_grads(self, params, days, label):
-        answer = self.ask("loss_and_grads", params=params, days=list(days), label=label)
+        answer = self.ask("loss_and_grads", dtype=self.dtype, params=params, days=list(days), label=label)
         return answer["loss"], answer["grads"]
 
     def train(self, params, steps):
-        answer = self.ask("train", params=params, steps=steps, sequences=SEQUENCES, labels=LABELS)
+        answer = self.ask("train", dtype=self.dtype, params=params, steps=steps, sequences=SEQUENCES, labels=LABELS)
         return answer["lr"], answer["trajectory"]
 
 
@@ -94,6 +94,6 @@ def test_buggy_file_is_diagnosed_as_its_mistake(path):
     subject = SessionSubject(path, "float64")
     results = results_of(subject)
     assert any(r["status"] != "pass" for r in results), f"{path.name} passes every check"
-    found = diagnose(subject, results, subject.ask("facts", sequences=SEQUENCES, labels=LABELS))
+    found = diagnose(subject, results, subject.ask("facts", dtype="float64", sequences=SEQUENCES, labels=LABELS))
     assert found[0]["id"] == expected_id(path), (results, found)
     assert all(d["detail"] for d in found)

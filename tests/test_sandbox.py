@@ -126,3 +126,43 @@ def test_grading_several_files_refuses_to_run_without_the_sandbox_unless_asked(t
     assert allowed.returncode == 0, allowed.stderr
     assert "isolation: process" in allowed.stdout
     assert (tmp_path / "gb.csv").read_text().count(",process,") == 2
+
+
+def descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def test_every_process_a_submission_starts_ends_with_its_check():
+    from handlstm.check.sandbox.client import Zygote
+
+    zygote = Zygote.shared("sandbox")
+    zygote.wait_ready(time.monotonic() + 120)
+    before = descendants(zygote.process.pid)
+    assert check(ATTACKS / "fork_bomb.py")["verdict"] == "fail"
+    assert descendants(zygote.process.pid) == before
+
+
+def test_a_fork_server_that_dies_mid_check_is_an_error_report_not_a_traceback():
+    import threading
+
+    from handlstm.check.sandbox.client import Zygote
+
+    zygote = Zygote.shared("sandbox")
+    zygote.wait_ready(time.monotonic() + 120)
+    threading.Timer(2.0, zygote.process.kill).start()
+    report = check(Path(__file__).parent / "corpus" / "broken" / "training_hangs.py", timeout=30.0)
+    assert report["verdict"] == "error"
+    assert "died" in report["checks"][2]["message"] or "stopped answering" in report["checks"][2]["message"]
+    assert check(CORRECT)["verdict"] == "pass"  # the next check starts a fresh fork server

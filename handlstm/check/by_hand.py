@@ -42,7 +42,8 @@ def in_source(source: Source) -> list[str]:
 def not_by_hand(source: Source, child: Child, interface: Interface) -> list[dict]:
     """[{"id": "not-by-hand", "detail"}] when the class is not written by hand, else []."""
     days = list(PROBE_DAYS[:min(interface.lengths, key=lambda n: abs(n - 4))])
-    out = child.call("loss_and_grads", params=PROBE_PARAMS, days=days, label=0.0, graph=True)
+    out = child.call("loss_and_grads", dtype=interface.dtype, params=PROBE_PARAMS, days=days, label=0.0,
+                     graph=True)
     nodes = [n for n in out.get("nodes") or [] if FUSED_NODE.search(str(n))]
     calls = [str(c) for c in out.get("fused_calls") or []]
     places = in_source(source)

@@ -54,10 +54,8 @@ def is_many(arguments: list[str]) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from . import grading
-    from .properties_run import keep_hypothesis_files_in_cache
-    from .sandbox.client import choose_isolation
+    from .sandbox.client import Zygote, choose_isolation
 
-    keep_hypothesis_files_in_cache()
     targets = grading.discover(args.target)
     many = is_many(args.target)
     if args.json and many:
@@ -70,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
     options = {"param_map": read_param_map(args.param_map), "timeout": args.timeout,
                "examples": args.examples, "by_hand_only": args.by_hand_only,
                "isolation": choose_isolation(args.isolation, many or writes_reports)}
+    if not many:  # the sandbox imports torch and Lightning while this process imports the rest
+        Zygote.shared(options["isolation"])
+    from .properties_run import keep_hypothesis_files_in_cache
+
+    keep_hypothesis_files_in_cache()
     if many:
         outcomes = grading.grade(targets, args.jobs, options, on_done=grading.ProgressBar(len(targets)))
     else:

@@ -5,7 +5,7 @@ the property (handlstm/properties.py) and its derived tolerances."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import example as explicit_example
@@ -43,16 +43,17 @@ class SandboxSubject:
         self.notes: list[str] = []  # why a gradient was NaN, as the child said
 
     def unit(self, params, x, long, short):
-        out = self.child.call("unit", params=dict(params), x=x, long=long, short=short)
+        out = self.child.call("unit", dtype=self.dtype, params=dict(params), x=x, long=long, short=short)
         if not isinstance(out, list) or len(out) != 2:
             raise SandboxError("the checking process sent a malformed answer to unit")
         return _number(out[0]), _number(out[1])
 
     def forward(self, params, days):
-        return _number(self.child.call("forward", params=dict(params), days=list(days)))
+        return _number(self.child.call("forward", dtype=self.dtype, params=dict(params), days=list(days)))
 
     def loss_and_grads(self, params, days, label):
-        out = self.child.call("loss_and_grads", params=dict(params), days=list(days), label=label)
+        out = self.child.call("loss_and_grads", dtype=self.dtype, params=dict(params), days=list(days),
+                              label=label)
         grads = out.get("grads") if isinstance(out, dict) else None
         if not isinstance(grads, dict):
             raise SandboxError("the checking process sent a malformed answer to loss_and_grads")
@@ -63,7 +64,8 @@ class SandboxSubject:
     def train(self, params, steps):
         from ..data import LABELS, SEQUENCES
 
-        out = self.child.call("train", params=dict(params), steps=steps, sequences=SEQUENCES, labels=LABELS)
+        out = self.child.call("train", dtype=self.dtype, params=dict(params), steps=steps, sequences=SEQUENCES,
+                              labels=LABELS)
         trajectory = out.get("trajectory") if isinstance(out, dict) else None
         if not isinstance(trajectory, list) or not all(isinstance(s, dict) for s in trajectory):
             raise SandboxError("the checking process sent a malformed answer to train")
@@ -89,7 +91,8 @@ class PropertyResult:
     name: str
     status: str  # pass, fail, error, skip
     message: str = ""
-    failure: PropertyFailure | Raised | None = None
+    failure: PropertyFailure | Raised | None = None  # with .dtype: where it failed
+    dtypes: dict[str, str] = field(default_factory=dict)  # the status in each dtype
 
 
 class _OutOfTime(BaseException):
@@ -105,55 +108,64 @@ SHRINK_SECONDS = 2.0
 PHASES = (Phase.explicit, Phase.generate, Phase.target, Phase.shrink)  # the headroom report is about handlstm's own subjects
 
 
-def run_property(name: str, subject: SandboxSubject, strategy, explicit: list, examples: int,
+def run_property(name: str, subjects: list[SandboxSubject], strategy, explicit: list, examples: int,
                  deadline: float) -> PropertyResult:
-    """Hypothesis draws examples for one property; a failure comes back shrunk."""
+    """Hypothesis draws examples for one property, each evaluated in every subject's dtype (drawn,
+    targeted and shrunk once for all of them); a failure comes back shrunk, with its dtype."""
     try:
-        return _run_property(name, subject, strategy, explicit, examples, deadline)
+        return _run_property(name, subjects, strategy, explicit, examples, deadline)
     finally:
-        properties.HEADROOM.pop(HEADROOM_LABEL, None)
+        for subject in subjects:
+            properties.HEADROOM.pop(f"{HEADROOM_LABEL} {subject.dtype}", None)
 
 
-def _run_property(name: str, subject: SandboxSubject, strategy, explicit: list, examples: int,
+def _run_property(name: str, subjects: list[SandboxSubject], strategy, explicit: list, examples: int,
                   deadline: float) -> PropertyResult:
     failures: list[PropertyFailure | Raised] = []
+    failed_in: set[str] = set()
 
     def test(example):
         now = time.monotonic()
         if now > deadline or (failures and now > failures[0].found + SHRINK_SECONDS):
             raise _OutOfTime()
-        try:
-            comparisons = properties.PROPERTIES[name](subject, example)
-        except LearnerError as error:
-            failures.append(Raised(name, example, str(error)))
-            failures[-1].found = time.monotonic()
-            raise failures[-1] from None
-        try:
-            properties.assert_agrees(name, comparisons, example, label=HEADROOM_LABEL)
-        except PropertyFailure as failure:
-            failure.found = time.monotonic()
-            failures.append(failure)
-            raise
+        found = []  # every dtype is evaluated, so each one's status is known for every example
+        for subject in subjects:
+            try:
+                comparisons = properties.PROPERTIES[name](subject, example)
+                properties.assert_agrees(name, comparisons, example, label=f"{HEADROOM_LABEL} {subject.dtype}")
+            except LearnerError as error:
+                found.append(Raised(name, example, str(error)))
+            except PropertyFailure as failure:
+                found.append(failure)
+            else:
+                continue
+            found[-1].dtype, found[-1].found = subject.dtype, time.monotonic()
+        if found:
+            failed_in.update(f.dtype for f in found)
+            failures.append(found[0])
+            raise found[0]
 
     run = settings(max_examples=examples, deadline=None, database=None, derandomize=True,
                    report_multiple_bugs=False, phases=PHASES,
                    verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))(given(strategy)(test))
     for case in explicit:
         run = explicit_example(case)(run)
+    statuses = lambda: {s.dtype: "fail" if s.dtype in failed_in else "pass" for s in subjects}  # noqa: E731
     try:
         run()
     except _OutOfTime:
         if not failures:
             raise SandboxError("timed out: the check did not finish within its time limit") from None
     except (PropertyFailure, Raised) as failure:
-        return PropertyResult(name, "fail", failure_message(failure), failure)
+        return PropertyResult(name, "fail", failure_message(failure), failure, statuses())
     except Exception as error:  # Hypothesis's own (Flaky: a failure that does not repeat, itself a sign)
         if not failures:  # never a pass, never a traceback: the check could not be completed
             return PropertyResult(name, "error", f"the checker could not complete this check: "
-                                                 f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}")
+                                                 f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}",
+                                  dtypes={s.dtype: "error" for s in subjects})
     if failures:
-        return PropertyResult(name, "fail", failure_message(failures[-1]), failures[-1])
-    return PropertyResult(name, "pass")
+        return PropertyResult(name, "fail", failure_message(failures[-1]), failures[-1], statuses())
+    return PropertyResult(name, "pass", dtypes=statuses())
 
 
 SUBJECT_OF = {"unit": "lstm_unit, one day: ", "forward": "forward: ", "gradients": "", "training": "",

@@ -137,7 +137,7 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
     except CHECK_FAILURES as error:
         return failed(str(error), found_class, interface)
     try:
-        checks = [_check_entry(check_id, results) for check_id in CHECK_IDS]
+        checks = [_check_entry(check_id, results, interface.dtypes) for check_id in CHECK_IDS]
         if by_hand_only:
             checks.append(_by_hand_entry(findings))
         verdict = report.verdict_of(checks)
@@ -178,52 +178,51 @@ def _infer_names(child: Child) -> tuple[dict[str, str], str]:
 
 
 def _run_properties(child: Child, class_name: str, interface: Interface, examples: int,
-                    total_deadline: float, lightning: bool, path: str) -> dict[str, dict[str, PropertyResult]]:
-    """{dtype: {property: result}} for every property in every dtype, sharing the time left."""
-    order = [(dtype, name) for dtype in interface.dtypes for check_id in CHECK_IDS
-             for name in CHECK_PROPERTIES[check_id]]
-    results: dict[str, dict[str, PropertyResult]] = {dtype: {} for dtype in interface.dtypes}
-    subject = None
-    for index, (dtype, name) in enumerate(order):
-        if subject is None or subject.dtype != dtype:
-            subject = _configured(child, class_name, interface, dtype)
+                    total_deadline: float, lightning: bool, path: str) -> dict[str, PropertyResult]:
+    """{property: result} for every property, each example evaluated in every dtype, sharing the
+    time left."""
+    order = [name for check_id in CHECK_IDS for name in CHECK_PROPERTIES[check_id]]
+    results: dict[str, PropertyResult] = {}
+    subjects = _configured(child, class_name, interface)
+    for index, name in enumerate(order):
         if name == "training" and not lightning:
-            results[dtype][name] = PropertyResult(name, "skip", "not a LightningModule: training is not checked")
+            results[name] = PropertyResult(name, "skip", "not a LightningModule: training is not checked")
             continue
         left = total_deadline - time.monotonic()
         if left <= 0:
-            results[dtype][name] = PropertyResult(name, "error", "not run: the time limit was used up")
+            results[name] = PropertyResult(name, "error", "not run: the time limit was used up")
             continue
-        shares_left = sum(SHARE[n] for _, n in order[index:])
-        child.deadline = time.monotonic() + left * SHARE[name] / shares_left
+        child.deadline = time.monotonic() + left * SHARE[name] / sum(SHARE[n] for n in order[index:])
         try:
             if not child.alive:
                 child.restart()
-                subject = _configured(child, class_name, interface, dtype)
-            result = run_property(name, subject, strategy_for(name, interface.lengths),
+                subjects = _configured(child, class_name, interface)
+            result = run_property(name, subjects, strategy_for(name, interface.lengths),
                                   explicit_for(name, interface.lengths), count_for(name, examples),
                                   child.deadline)
-            if name == "gradients" and result.status == "fail" and subject.notes:
-                result.message += f" ({subject.notes[0]})"  # why a gradient was NaN, as the runner said
-            results[dtype][name] = result
+            notes = [note for subject in subjects for note in subject.notes]
+            if name == "gradients" and result.status == "fail" and notes:
+                result.message += f" ({notes[0]})"  # why a gradient was NaN, as the runner said
+            results[name] = result
         except CHECK_FAILURES as error:  # LearnerError: on a restart
             text = str(error)
-            results[dtype][name] = PropertyResult(name, "error", text if text.startswith(path) else f"{path}: {text}")
+            results[name] = PropertyResult(name, "error", text if text.startswith(path) else f"{path}: {text}")
             child.stop()
     child.deadline = total_deadline
     return results
 
 
-def _configured(child: Child, class_name: str, interface: Interface, dtype: str) -> SandboxSubject:
+def _configured(child: Child, class_name: str, interface: Interface) -> list[SandboxSubject]:
+    """The learner's class in each dtype, as implementations the properties run on."""
     if not child.alive:
         child.restart()
-    child.call("configure", dtype=dtype, order=list(interface.order), returns=list(interface.returns),
-               batched=interface.batched)
-    return SandboxSubject(child, class_name, dtype)
+    child.call("configure", dtypes=list(interface.dtypes), order=list(interface.order),
+               returns=list(interface.returns), batched=interface.batched)
+    return [SandboxSubject(child, class_name, dtype) for dtype in interface.dtypes]
 
 
-def _any_ran(results: dict) -> bool:
-    return any(r.status in ("pass", "fail") for by_name in results.values() for r in by_name.values())
+def _any_ran(results: dict[str, PropertyResult]) -> bool:
+    return any(r.status in ("pass", "fail") for r in results.values())
 
 
 def counterexample(failure) -> dict:
@@ -249,29 +248,24 @@ def _finite_or_text(value: float):
     return value if math.isfinite(value) else str(value)
 
 
-def _dtype_entry(check_id: str, results: dict[str, PropertyResult]) -> tuple[str, PropertyResult | None]:
+def _check_entry(check_id: str, results: dict[str, PropertyResult], dtypes: list[str]) -> dict:
+    """One check's entry: its properties' worst status, said for the dtype it happened in."""
     parts = [results[name] for name in CHECK_PROPERTIES[check_id] if name in results]
+    statuses = {dtype: min((r.dtypes.get(dtype, r.status) for r in parts), key=STATUS_ORDER.index)
+                for dtype in dtypes}
     for status in STATUS_ORDER[:-1]:
         bad = [r for r in parts if r.status == status]
         if bad:
-            return status, bad[0]
-    return "pass", None
-
-
-def _check_entry(check_id: str, results: dict[str, dict[str, PropertyResult]]) -> dict:
-    """One check's entry over every dtype: its worst status, said for the dtype it happened in."""
-    by_dtype = {dtype: _dtype_entry(check_id, by_name) for dtype, by_name in results.items()}
-    dtype, (status, first) = min(by_dtype.items(), key=lambda item: STATUS_ORDER.index(item[1][0]))
-    statuses = {d: s for d, (s, _) in by_dtype.items()}
-    if first is None:
-        return {"id": check_id, "status": "pass", "message": MESSAGES[check_id] + f" ({', '.join(results)})",
-                "counterexample": None, "dtypes": statuses}
-    message = first.message if len(results) == 1 else f"in {dtype}: {first.message}"
-    entry = {"id": check_id, "status": status, "message": message,
-             "counterexample": counterexample(first.failure) if first.failure else None, "dtypes": statuses}
-    if entry["counterexample"] is not None:
-        entry["counterexample"]["dtype"] = dtype
-    return entry
+            first = bad[0]
+            entry = {"id": check_id, "status": status, "message": first.message, "counterexample": None,
+                     "dtypes": statuses}
+            if first.failure is not None:
+                dtype = first.failure.dtype
+                entry["message"] = first.message if len(dtypes) == 1 else f"in {dtype}: {first.message}"
+                entry["counterexample"] = dict(counterexample(first.failure), dtype=dtype)
+            return entry
+    return {"id": check_id, "status": "pass", "message": f"{MESSAGES[check_id]} ({', '.join(dtypes)})",
+            "counterexample": None, "dtypes": statuses}
 
 
 def _by_hand_entry(findings: list[dict]) -> dict:
@@ -284,19 +278,19 @@ def _by_hand_entry(findings: list[dict]) -> dict:
 
 
 def _diagnose(child: Child, class_name: str, interface: Interface, results: dict, deadline: float) -> list[dict]:
-    """Diagnosis in the first dtype where a property failed."""
+    """Diagnosis in the dtype the first failure was found in."""
     from ..data import LABELS, SEQUENCES
     from . import diagnose
 
-    dtype = next((d for d, by_name in results.items() if any(r.status == "fail" for r in by_name.values())),
-                 interface.dtype)
+    failed = [r.failure for r in results.values() if r.status == "fail" and r.failure is not None]
+    dtype = failed[0].dtype if failed else interface.dtype
     child.deadline = deadline
     try:
-        subject = _configured(child, class_name, interface, dtype)
-        facts = child.call("facts", sequences=SEQUENCES, labels=LABELS)
+        subject = next(s for s in _configured(child, class_name, interface) if s.dtype == dtype)
+        facts = child.call("facts", dtype=dtype, sequences=SEQUENCES, labels=LABELS)
         plain = {name: {"id": name, "status": r.status, "message": r.message,
                         "counterexample": counterexample(r.failure) if r.failure else None}
-                 for name, r in results[dtype].items()}
+                 for name, r in results.items()}
         found = diagnose.diagnose(subject, plain, facts)
     except CHECK_FAILURES:
         found = []

@@ -81,7 +81,8 @@ class Session:
         torch.set_num_threads(1)  # scalar work: threads only cost, and graders run many children
         definitions.preimport()  # everything the child will use, before the learner's code runs
         self.torch = torch
-        self.source = self.cls = self.adapter = self.probe_module = None
+        self.source = self.cls = self.probe_module = None
+        self.adapters: dict[str, Adapter] = {}
         self.names: dict[str, str] = {}
 
     def answer(self, request: dict) -> dict:
@@ -228,27 +229,30 @@ class Session:
 
     # --- what the properties ask, in the dtype and interface the parent chose ---
 
-    def op_configure(self, dtype: str, order: list, returns: list, batched: bool = False) -> bool:
+    def op_configure(self, dtypes: list, order: list, returns: list, batched: bool = False) -> bool:
+        """One module per dtype, with the interface the parent found; later requests name their dtype."""
         self.interface = {"order": tuple(order), "returns": tuple(returns), "batched": batched}
-        self.adapter = self.adapter_for(dtype, **self.interface)
+        self.adapters = {dtype: self.adapter_for(dtype, **self.interface) for dtype in dtypes}
         return True
 
-    def op_unit(self, params: dict, x: float, long: float, short: float) -> list:
-        adapter = self.adapter
+    def op_unit(self, dtype: str, params: dict, x: float, long: float, short: float) -> list:
+        adapter = self.adapters[dtype]
         adapter.set_params(params)
         with self.torch.no_grad():
             out = adapter.unit_call(adapter.tensor(x), adapter.tensor(long), adapter.tensor(short))
         return [self._number(v, "lstm_unit")["value"] for v in out]
 
-    def op_forward(self, params: dict, days: list) -> float:
-        self.adapter.set_params(params)
+    def op_forward(self, dtype: str, params: dict, days: list) -> float:
+        adapter = self.adapters[dtype]
+        adapter.set_params(params)
         with self.torch.no_grad():
-            return self._number(self.adapter.forward(days), "forward")["value"]
+            return self._number(adapter.forward(days), "forward")["value"]
 
-    def op_loss_and_grads(self, params: dict, days: list, label: float, graph: bool = False) -> dict:
+    def op_loss_and_grads(self, dtype: str, params: dict, days: list, label: float, graph: bool = False) -> dict:
         """The loss and the 12 gradients; a gradient autograd cannot give is NaN, with why. With
-        `graph`, also the names of the autograd nodes the output came through."""
-        adapter, torch = self.adapter, self.torch
+        `graph`, also the names of the autograd nodes the output came through and of the fused
+        recurrent kernels it called."""
+        adapter, torch = self.adapters[dtype], self.torch
         adapter.set_params(params)
         adapter.module.zero_grad(set_to_none=True)
         for attribute in self.names.values():
@@ -275,8 +279,8 @@ class Session:
         return {"loss": float(loss.detach()), "grads": grads, "note": note, "nodes": nodes,
                 "fused_calls": fused}
 
-    def op_train(self, params: dict, steps: int, sequences: list, labels: list) -> dict:
-        adapter = self.adapter_for(self.adapter.dtype, **self.interface)
+    def op_train(self, dtype: str, params: dict, steps: int, sequences: list, labels: list) -> dict:
+        adapter = self.adapter_for(dtype, **self.interface)
         adapter.set_params(params)
         lr, steps_taken = trajectory.lightning_trajectory(
             adapter.module, steps, adapter.dtype, trajectory.attribute_reader(self.names), sequences, labels)
@@ -284,9 +288,8 @@ class Session:
 
     # --- facts for diagnosis ---
 
-    def op_facts(self, sequences: list, labels: list) -> dict:
+    def op_facts(self, dtype: str, sequences: list, labels: list) -> dict:
         torch = self.torch
-        dtype = self.adapter.dtype if self.adapter else "float32"
         module = self.prepare(self.instance(), dtype)
         registered = {id(p) for p in module.parameters()}
         optimizer, optimizer_facts = None, {"class": None, "lr": None, "error": None}
