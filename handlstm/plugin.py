@@ -25,6 +25,8 @@ def pytest_addoption(parser):
                     help="JSON object from each lesson name to the learner's attribute name, or 'auto'")
     group.addoption("--handlstm-examples", metavar="N", type=int, default=None,
                     help="Hypothesis examples per property (default: as handlstm check)")
+    group.addoption("--handlstm-isolation", choices=("sandbox", "process"), default=None,
+                    help="sandbox (bubblewrap, the default where it works) or process (a child process only)")
     group.addoption("--handlstm-timeout", metavar="SECONDS", type=float, default=None,
                     help="time limit for the whole check (default: as handlstm check)")
 
@@ -47,7 +49,8 @@ def _settings(config) -> dict:
         except UserError as error:
             reason = str(error).removeprefix("--param-map ")
             raise pytest.UsageError(f"--handlstm-param-map {reason}") from None
-    for option, key in (("handlstm_examples", "examples"), ("handlstm_timeout", "timeout")):
+    for option, key in (("handlstm_examples", "examples"), ("handlstm_timeout", "timeout"),
+                        ("handlstm_isolation", "isolation")):
         if config.getoption(option) is not None:
             settings[key] = config.getoption(option)
     if settings.get("examples", 1) < 1 or not settings.get("timeout", 1.0) > 0:
@@ -140,7 +143,7 @@ class CheckFailed(AssertionError):
     """A check did not hold; the message is the command's explanation of it."""
 
 
-class CouldNotCheck(Exception):
+class NotCheckable(Exception):
     """The implementation could not be checked at all (file, class, import, timeout, crash)."""
 
 
@@ -152,7 +155,7 @@ class HandlstmCheck(pytest.Item):
 
         report = _outcome(self.config)["report"]
         if report["verdict"] == "error" and self._check(report)["status"] == "error":
-            raise CouldNotCheck(error_line(report) or "could not be checked")
+            raise NotCheckable(error_line(report) or "could not be checked")
 
     def runtest(self):
         from .check.diagnose import hint
@@ -172,7 +175,7 @@ class HandlstmCheck(pytest.Item):
         return {"id": self.name, "status": "error", "message": f"the check did not report {self.name!r}"}
 
     def repr_failure(self, excinfo):
-        if isinstance(excinfo.value, (CheckFailed, CouldNotCheck)):
+        if isinstance(excinfo.value, (CheckFailed, NotCheckable)):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Protocol
 
-import numpy as np
 import torch
 
 import reference

@@ -12,6 +12,8 @@ import torch
 import reference
 from handlstm import tolerances
 from handlstm.check import diagnose as diagnosis
+from handlstm.check.diagnose.forward import _where_it_differs as where_it_differs
+from handlstm.check.diagnose.probes import predictions, probe
 from handlstm.check.diagnose import CATALOG, diagnose
 from handlstm.model import LSTMByHand
 from handlstm.mutants import MutantSubject, Mutation, classic_mistakes, combine, day_patterns, hand_off_slips
@@ -112,7 +114,7 @@ class HalvedGate(MutantSubject):
                                          ("candidate", "term i*g"), ("output", "output gate")])
 def test_a_mistake_outside_the_catalog_is_located_in_lstm_unit(gate, where):
     subject = HalvedGate(gate)
-    assert where in diagnosis._where_it_differs(subject, diagnosis.probe(subject), lesson_unit=False)
+    assert where in where_it_differs(subject, probe(subject), lesson_unit=False)
 
 
 def test_a_mistake_outside_the_catalog_is_unknown_and_located():
@@ -137,15 +139,15 @@ def test_diagnosis_asks_the_subject_only_a_few_dozen_questions():
 # --- the match tolerance: both margins measured ----------------------------------------------------
 
 def test_match_tolerance_keeps_float32_inside_and_different_mistakes_outside():
-    probes = diagnosis.probe(MutantSubject(Mutation()))
+    probes = probe(MutantSubject(Mutation()))
     pool = MISTAKES + day_patterns(4) + hand_off_slips(4)
-    predicted = np.array([diagnosis.predictions(m, probes) for m in pool])
+    predicted = np.array([predictions(m, probes) for m in pool])
     as_float32 = replace(
         probes, unit_params={n: v.astype(np.float32) for n, v in probes.unit_params.items()},
         unit_inputs=tuple(v.astype(np.float32) for v in probes.unit_inputs),
         forward_params={n: v.astype(np.float32) for n, v in probes.forward_params.items()},
         forward_days=probes.forward_days.astype(np.float32))
-    in_float32 = np.array([diagnosis.predictions(m, as_float32) for m in pool])
+    in_float32 = np.array([predictions(m, as_float32) for m in pool])
     tolerance = tolerances.match_tolerance(predicted, "float32")
     assert np.max(np.abs(in_float32 - predicted) / tolerance) < 0.01
     closest = min(np.max(np.abs(predicted[i] - predicted[j]) / tolerance[i])
@@ -154,7 +156,7 @@ def test_match_tolerance_keeps_float32_inside_and_different_mistakes_outside():
 
 
 def test_the_derived_float32_rounding_bound_is_a_tenth_of_the_match_tolerance_on_every_probe():
-    probes = diagnosis.probe(MutantSubject(Mutation()))
+    probes = probe(MutantSubject(Mutation()))
     x, long, short = probes.unit_inputs
     one_day = reference.run(probes.unit_params, x[:, None], long, short)
     four_days = reference.run(probes.forward_params, probes.forward_days)

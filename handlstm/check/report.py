@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from pathlib import Path
 from typing import TypedDict
 
 from reference import PARAM_NAMES

@@ -1,7 +1,7 @@
 """The bubblewrap command line of a worker's sandbox (the parent's side).
 
 What the sandbox sees: the system's libraries, the Python installation and its packages
-(read-only) with handlstm and its reference left out, the runner's own four files, an empty
+(read-only) with handlstm and its reference left out, the runner's own files, an empty
 writable /tmp, and nothing else: no network, no IPC or PIDs of the host, a scrubbed environment,
 no capabilities, uid 65534 inside its own user namespace. bubblewrap ends with its parent.
 """
@@ -17,7 +17,7 @@ import sysconfig
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RUNNER_FILES = ("runner.py", "protocol.py", "definitions.py", "trajectory.py", "namespaces.py")
+RUNNER_FILES = ("forkserver.py", "runner.py", "protocol.py", "definitions.py", "trajectory.py", "namespaces.py")
 RUNNER_DIR = "/opt/runner"  # a neutral name: nothing in the sandbox says which grader runs it
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
@@ -99,7 +99,7 @@ def _bind_without(root: Path, hidden: list[Path]) -> list[str]:
 
 
 def command(python_args: list[str]) -> list[str]:
-    """bwrap ... python -s -E -B /opt/runner/runner.py PYTHON_ARGS."""
+    """bwrap ... python -s -E -B /opt/runner/forkserver.py PYTHON_ARGS."""
     args = [executable(), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox", "--clearenv"]
     for name, value in ENVIRONMENT.items():
@@ -119,9 +119,9 @@ def command(python_args: list[str]) -> list[str]:
         args += ["--ro-bind", str(HERE / name), f"{RUNNER_DIR}/{name}"]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp", "--remount-ro", "/"]
     python = sys.executable if Path(sys.executable).is_absolute() else shutil.which(sys.executable)
-    return args + [python, "-s", "-E", "-B", f"{RUNNER_DIR}/runner.py", *python_args]
+    return args + [python, "-s", "-E", "-B", f"{RUNNER_DIR}/forkserver.py", *python_args]
 
 
 def process_command(python_args: list[str]) -> list[str]:
     """Without bubblewrap: the same runner as a plain process (`process` isolation)."""
-    return [sys.executable, "-s", "-E", "-B", str(HERE / "runner.py"), *python_args]
+    return [sys.executable, "-s", "-E", "-B", str(HERE / "forkserver.py"), *python_args]

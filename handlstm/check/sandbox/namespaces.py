@@ -46,7 +46,7 @@ class LimitBase:
     cpuinfo: bytes
 
     @classmethod
-    def measure(cls) -> "LimitBase":
+    def measure(cls) -> LimitBase:
         address_space, cpuinfo = 0, b""
         try:
             with open("/proc/self/status") as status:
@@ -77,7 +77,7 @@ class LimitBase:
             resource.setrlimit(kind, (value, hard if kind != resource.RLIMIT_CPU else value + 5))
 
 
-def spawn(mode: str, fds: list[int], base: LimitBase, request: dict, run_child) -> int:
+def spawn(mode: str, base: LimitBase, run_child) -> int:
     """Fork a child that runs `run_child()` in fresh namespaces (`sandbox`) or its own session
     (`process`); its pid, as the fork server sees it."""
     if mode == "process":

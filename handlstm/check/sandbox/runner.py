@@ -2,9 +2,8 @@
 
 It imports torch, Lightning, its three sibling files and the learner's definitions, and nothing
 that knows the right answers: the parameter names, the data and every value come from the
-parent, which decides every verdict. Started as `python runner.py zygote SOCKET_FD MODE` (MODE
-`sandbox` inside bubblewrap, `process` without it); the fork server imports torch and Lightning
-once and forks a fresh child per submission (see `zygote`).
+parent, which decides every verdict. A child of the fork server (forkserver.py) serves one
+submission with `serve`.
 
 Facts (the `facts` request; diagnosis reads them). Plain JSON, exactly:
 
@@ -27,16 +26,11 @@ Both are read on a fresh instance of the class with the lesson's first sample as
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-
 if __package__:
-    from . import definitions, namespaces, trajectory
+    from . import definitions, trajectory
     from .protocol import CouldNotCheck, LearnerError, receive, send
 else:  # inside the sandbox: the sibling files sit beside this one, outside any package
     import definitions
-    import namespaces
     import trajectory
     from protocol import CouldNotCheck, LearnerError, receive, send
 
@@ -369,115 +363,3 @@ def serve(read_fd: int, write_fd: int) -> None:
         if request is None:
             return
         send(write_fd, session.answer(request))
-
-
-# --- the fork server ------------------------------------------------------------------------------
-# Importing torch and Lightning takes seconds; forking a process that already has them takes
-# milliseconds. The zygote imports them once, runs no learner code and no torch operation (so no
-# thread pool exists when it forks), and forks one fresh child per submission.
-
-def zygote(sock_fd: int, mode: str) -> None:
-    """Serve requests on a datagram socket until the parent is gone:
-
-    spawn: {"op": "spawn", "memory", "cpu", "processes"} with three fds (request read end, answer
-    write end, log) -> {"pid"}; status: {"op": "status", "pid"} -> {"code": exit code or None};
-    kill: {"op": "kill", "pid"} -> {"killed": bool}. Only pids this zygote spawned are touched."""
-    import select
-    import signal
-    import socket
-    import time
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    namespaces.become_subreaper()  # a sandboxed child's intermediate exits; the child stays ours
-    parent = os.getppid()
-    sock = socket.socket(fileno=sock_fd)
-    import torch
-
-    torch.set_num_threads(1)
-    definitions.preimport()
-    base = namespaces.LimitBase.measure()
-    sock.send(json.dumps({"ready": True}).encode())
-    spawned: set[int] = set()
-    exited: dict[int, int] = {}
-    while True:
-        try:
-            if not select.select([sock], [], [], 1.0)[0]:
-                if os.getppid() != parent:  # a datagram socket has no end of file to tell
-                    return
-                _reap(exited)
-                continue
-            message, fds, _, _ = socket.recv_fds(sock, 65536, 3)
-        except OSError:
-            return
-        if not message:
-            return
-        request = json.loads(message)
-        if request["op"] == "spawn":
-            try:
-                pid = namespaces.spawn(mode, fds, base, request, lambda: _child(sock, fds, request, base, mode))
-            except OSError as error:
-                answer = {"error": f"the sandbox could not start a child: {error}"}
-            else:
-                spawned.add(pid)
-                answer = {"pid": pid}
-            for fd in fds:
-                os.close(fd)
-            sock.send(json.dumps(answer).encode())
-        elif request["op"] == "kill":
-            pid = request["pid"]
-            killed = pid in spawned and pid not in exited
-            if killed:
-                namespaces.kill(pid, mode)
-            sock.send(json.dumps({"killed": killed}).encode())
-        elif request["op"] == "status":
-            pid, code = request["pid"], None
-            for _ in range(100):  # the child closed its pipe: it is exiting, give it a moment
-                _reap(exited)
-                if pid in exited:
-                    code = exited.pop(pid)
-                    spawned.discard(pid)
-                    break
-                time.sleep(0.01)
-            sock.send(json.dumps({"code": code}).encode())
-        _reap(exited)
-
-
-def _reap(exited: dict[int, int]) -> None:
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        exited[pid] = os.waitstatus_to_exitcode(status)
-
-
-def _child(sock, fds: list[int], request: dict, base, mode: str) -> None:
-    """In the forked child, inside its own namespaces (or session): limits, then answer requests.
-    Never returns."""
-    code = 0
-    try:
-        sock.close()
-        read_fd, write_fd, log_fd = fds
-        os.dup2(log_fd, 2)
-        os.close(log_fd)
-        null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 0)
-        os.dup2(null, 1)
-        os.close(null)
-        if mode == "process":
-            os.chdir(request["folder"])
-        base.apply(request["memory"], request["cpu"], request["processes"])
-        serve(read_fd, write_fd)
-    except BaseException:  # nothing of the zygote's loop may run in a child
-        import traceback
-
-        traceback.print_exc()
-        code = 1
-    finally:
-        os._exit(code)
-
-
-if __name__ == "__main__":
-    zygote(int(sys.argv[2]), sys.argv[3])
