@@ -11,7 +11,10 @@ sides of a ratio alike. Sections:
 3. verification cost: `pytest -n 2` (the README's command) and one-process `pytest` under the ci
    profile, `handlstm check` on a correct lesson-style file, and the examples per second each
    property runs;
-4. scaling: `handlstm check PATH... --jobs J` on N copies of that file.
+4. scaling: `handlstm check PATH... --jobs J` on N copies of that file;
+5. sandbox cost: starting a worker's fork server (torch and Lightning imported once) and
+   starting one submission's child in it (fork, fresh namespaces, loading the file), with
+   bubblewrap (`sandbox`) and without it (`process`), side by side.
 
 A section that cannot run says why, and the script exits 1 after printing the rest.
 """
@@ -208,8 +211,13 @@ def verification(quick: bool) -> dict:
         result.update({f"{key}_seconds": time.perf_counter() - start, f"{key}_exit_code": done.returncode,
                        f"{key}_summary": (done.stdout.strip().splitlines() or [""])[-1]})
     path = correct_file()
-    checks = [wall(HANDLSTM + ["check", str(path)]) for _ in range(1 if quick else 3)]
-    result.update({"check_file": str(path.relative_to(ROOT)), "check_seconds": median(checks)})
+    floors, checks = [], []
+    for _ in range(1 if quick else 3):  # alternated: the floor and the check see the same machine
+        floors.append(wall([sys.executable, "-c", "import torch, lightning"]))
+        checks.append(wall(HANDLSTM + ["check", str(path)]))
+    result.update({"check_file": str(path.relative_to(ROOT)), "check_seconds": median(checks),
+                   "import_floor_seconds": median(floors),
+                   "check_over_import_floor": median(checks) / median(floors)})
     result["examples_per_second"] = property_rates(quick)
     return result
 
@@ -347,7 +355,9 @@ def table(results: dict) -> str:
         if "pytest_one_process_seconds" in results:
             add(f"   python -m pytest, one process: {results['pytest_one_process_seconds']:.1f} s "
                 f"(exit {results['pytest_one_process_exit_code']}: {results['pytest_one_process_summary']})")
-        add(f"   handlstm check {results['check_file']}: {results['check_seconds']:.1f} s")
+        add(f"   handlstm check {results['check_file']}: {results['check_seconds']:.1f} s; "
+            f"import floor (python -c 'import torch, lightning') {results['import_floor_seconds']:.1f} s; "
+            f"ratio {results['check_over_import_floor']:.2f}")
         rates = ", ".join(f"{k} {v:.3g}" for k, v in results["examples_per_second"].items())
         add(f"   examples per second, hand module in process: {rates}")
     if "scaling" in results:
@@ -359,26 +369,70 @@ def table(results: dict) -> str:
             add(f"   | {r['files']} | {r['jobs']} | {r['seconds']:.1f} | {r['files_per_minute']:.1f} |")
         add(f"   a class of 1000 at --jobs {results['class_of_1000_jobs']}: "
             f"{results['class_of_1000_minutes']:.0f} minutes")
+    if "sandbox_cost" in results:
+        add("")
+        add("5. sandbox cost (median seconds)")
+        add("   | isolation | fork server ready | one child: fork, namespaces, load, stop |")
+        add("   |---|---:|---:|")
+        for isolation, r in results["sandbox_cost"].items():
+            add(f"   | {isolation} | {r['fork_server_seconds']:.2f} | {r['child_seconds']:.3f} |")
     for section, why in results.get("unavailable", {}).items():
         add("")
         add(f"{section}: not measured: {why}")
     return "\n".join(lines)
 
 
+# --- 5. sandbox cost ---------------------------------------------------------------------------
+
+def sandbox_cost(quick: bool) -> dict:
+    from handlstm.check.sandbox import bwrap
+    from handlstm.check.sandbox.client import Child, Zygote
+    from handlstm.check.source import read_source
+
+    isolations = ["process"] + ([] if bwrap.unavailable() else ["sandbox"])
+    source = read_source(str(correct_file()))
+    load = ("load", {"source": source.as_dict(), "class_name": None,
+                     "names": {n: n for n in ("wlr1", "wlr2", "blr1", "wpr1", "wpr2", "bpr1",
+                                              "wp1", "wp2", "bp1", "wo1", "wo2", "bo1")}})
+    result = {}
+    for isolation in isolations:
+        starts = []
+        for _ in range(1 if quick else 3):
+            start = time.perf_counter()
+            zygote = Zygote(isolation)
+            zygote.wait_ready(time.monotonic() + 300)
+            starts.append(time.perf_counter() - start)
+            zygote.close()
+        Zygote._shared[isolation] = zygote = Zygote(isolation)
+        zygote.wait_ready(time.monotonic() + 300)
+        children = []
+        for _ in range(5 if quick else 20):
+            start = time.perf_counter()
+            child = Child(isolation)
+            child.setup = [load]
+            child.deadline = time.monotonic() + 60
+            child.start()
+            child.close()
+            children.append(time.perf_counter() - start)
+        zygote.close()
+        result[isolation] = {"fork_server_seconds": median(starts), "child_seconds": median(children)}
+    return {"sandbox_cost": result}
+
+
 SECTIONS = {"1": ("training", training), "2": ("reference", reference_throughput),
-            "3": ("verification", verification), "4": ("scaling", scaling)}
+            "3": ("verification", verification), "4": ("scaling", scaling), "5": ("sandbox", sandbox_cost)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and sizes (a smoke run)")
-    parser.add_argument("--sections", default="1,2,3,4", help="which sections to run, e.g. 2 or 1,2")
+    parser.add_argument("--sections", default="1,2,3,4,5", help="which sections to run, e.g. 2 or 1,2")
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown:
-        parser.error(f"--sections: unknown {', '.join(unknown)}; choose from 1, 2, 3, 4")
+        parser.error(f"--sections: unknown {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     results: dict = {"machine": machine(), "quick": args.quick, "unavailable": {}}
     for key in chosen:
         name, measure = SECTIONS[key]

@@ -67,12 +67,15 @@ def junit_xml(reports: Sequence[dict], hint: Callable[[str], str] | None = None,
         suite = ET.SubElement(root, "testsuite", name=path, **{k: str(v) for k, v in counts.items()},
                               time=_seconds(report.get("seconds")), hostname=platform.node() or "localhost")
         properties = ET.SubElement(suite, "properties")
-        for key in ("class", "dtype", "interface", "sequence_lengths", "param_map"):
+        for key in ("class", "dtype", "dtypes", "interface", "sequence_lengths", "param_map"):
             if implementation.get(key) is not None:
                 value = implementation[key]
                 ET.SubElement(properties, "property", name=key,
                               value=value if isinstance(value, str) else json.dumps(value))
         ET.SubElement(properties, "property", name="verdict", value=report["verdict"])
+        ET.SubElement(properties, "property", name="isolation", value=str(report.get("isolation", "")))
+        for finding in report.get("findings", []):
+            ET.SubElement(properties, "property", name=finding["id"], value=finding["detail"])
         ET.SubElement(properties, "property", name="diagnoses", value=", ".join(report.get("diagnoses", [])))
         for check in checks:
             case = ET.SubElement(suite, "testcase", name=check["id"], classname=_classname(path),
@@ -124,6 +127,9 @@ def gradescope_results(report: dict, hint: Callable[[str], str] | None = None,
         summary += "; likely mistake: " + ", ".join(report["diagnoses"])
     if implementation.get("param_map"):
         summary += "; parameter map: " + json.dumps(implementation["param_map"])
+    for finding in report.get("findings", []):
+        summary += f"; {finding['id']}: {finding['detail']}"
+    summary += f"; isolation: {report.get('isolation', 'unknown')}"
     return {"score": sum(t["score"] for t in tests),
             "execution_time": round(float(report.get("seconds") or 0.0)),
             "output": summary, "output_format": "text", "stdout_visibility": "hidden", "tests": tests}
