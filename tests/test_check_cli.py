@@ -90,3 +90,11 @@ def test_a_non_utf8_file_name_survives_the_table_and_every_gradebook_file(tmp_pa
     assert "caf\\xe9.py" in (tmp_path / "junit.xml").read_text(encoding="utf-8")
     # and nothing else is written into the current folder (no .hypothesis/ either)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["class", "gb.csv", "junit.xml", "reports"]
+
+
+@pytest.mark.parametrize("option", ["--csv", "--json", "--junit-xml", "--gradescope"])
+def test_an_output_path_that_cannot_be_written_is_refused_before_any_file_is_checked(tmp_path, capsys, option):
+    code = main(["check", str(CORPUS / "correct/x_short_long.py"), option, str(tmp_path / "missing" / "out")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err.count("\n") == 1 and "does not exist" in captured.err

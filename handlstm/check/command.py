@@ -8,7 +8,7 @@ import os
 import sys
 
 from ..errors import UserError
-from .options import DEFAULT_TIMEOUT, jobs, read_param_map, seconds, split_target
+from .options import DEFAULT_TIMEOUT, check_output_paths, jobs, read_param_map, seconds, split_target
 
 DEFAULT_EXAMPLES = 100  # Hypothesis examples per property (properties_run.EXAMPLES, not imported: slow)
 EPILOG = ("exit codes: 0 every file conforms, 1 a file does not conform, 2 a file could not be checked "
@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--gradescope writes one submission's results: give one file, not {len(targets)}")
     if args.examples < 1:
         raise UserError(f"--examples must be at least 1, not {args.examples}")
+    check_output_paths({"--json": args.json, "--csv": args.csv, "--junit-xml": args.junit_xml,
+                        "--gradescope": args.gradescope, "--report-dir": args.report_dir})
     writes_reports = any((args.csv, args.junit_xml, args.gradescope, args.report_dir))
     options = {"param_map": read_param_map(args.param_map), "timeout": args.timeout,
                "examples": args.examples, "by_hand_only": args.by_hand_only,

@@ -72,3 +72,25 @@ def usable_cores() -> int:
 def worker_count(requested: int | None, files: int) -> int:
     """--jobs, capped at the cores this machine gives and at the number of files; default: the cores."""
     return max(1, min(requested or usable_cores(), usable_cores(), files))
+
+
+def check_output_paths(outputs: dict[str, str | None]) -> None:
+    """Each output file's folder exists and can be written, before any file is checked (a class of
+    1000 must not be lost to a typo found at the end). `outputs`: option -> path or None."""
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        if option == "--report-dir":  # asked for: made now, so a path that cannot be is found now
+            try:
+                Path(path).mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise UserError(f"--report-dir {path}: cannot create it ({error.strerror})") from None
+            continue
+        folder = Path(path).parent
+        existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
+        if Path(path).is_dir():
+            raise UserError(f"{option} {path}: is a folder; give a file name")
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            raise UserError(f"{option} {path}: cannot write there ({existing} is not a writable folder)")
+        if existing != folder:
+            raise UserError(f"{option} {path}: the folder {folder} does not exist")
