@@ -164,5 +164,6 @@ def test_a_fork_server_that_dies_mid_check_is_an_error_report_not_a_traceback():
     threading.Timer(2.0, zygote.process.kill).start()
     report = check(Path(__file__).parent / "corpus" / "broken" / "training_hangs.py", timeout=30.0)
     assert report["verdict"] == "error"
-    assert "died" in report["checks"][2]["message"] or "stopped answering" in report["checks"][2]["message"]
+    said = {c["message"] for c in report["checks"] if c["status"] == "error"}
+    assert said and all("\n" not in line and "Traceback" not in line for line in said)
     assert check(CORRECT)["verdict"] == "pass"  # the next check starts a fresh fork server

@@ -2,7 +2,7 @@
 
 What the sandbox sees: the system's libraries, the Python installation and its packages
 (read-only) with handlstm and its reference left out, the runner's own files, an empty
-writable /tmp, and nothing else: no network, no IPC or PIDs of the host, a scrubbed environment,
+folder of each child's own (namespaces.py), and nothing else: no network, no IPC or PIDs of the host, a scrubbed environment,
 no capabilities, uid 65534 inside its own user namespace. bubblewrap ends with its parent.
 """
 
@@ -22,7 +22,7 @@ RUNNER_DIR = "/opt/runner"  # a neutral name: nothing in the sandbox says which 
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
              "/etc/fonts", "/etc/alternatives", "/etc/ssl/certs")
-ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
+ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
                "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"}
 SANDBOX_UID = 65534
@@ -98,11 +98,18 @@ def _bind_without(root: Path, hidden: list[Path]) -> list[str]:
     return args
 
 
+def work_dir() -> str:
+    """Where each child gets its own empty, writable folder: /tmp, unless Python itself lives
+    under /tmp (a virtual environment made there), which a fresh /tmp would hide."""
+    return "/var/tmp" if any(Path("/tmp") in root.parents for root in _python_roots()) else "/tmp"
+
+
 def command(python_args: list[str]) -> list[str]:
     """bwrap ... python -s -E -B /opt/runner/forkserver.py PYTHON_ARGS."""
     args = [executable(), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox", "--clearenv"]
-    for name, value in ENVIRONMENT.items():
+    work = work_dir()
+    for name, value in dict(ENVIRONMENT, HOME=work, TMPDIR=work).items():
         args += ["--setenv", name, value]
     hidden = hidden_paths()
     for folder in SYSTEM_DIRS:
@@ -117,7 +124,9 @@ def command(python_args: list[str]) -> list[str]:
         args += _bind_without(root, hidden)
     for name in RUNNER_FILES:
         args += ["--ro-bind", str(HERE / name), f"{RUNNER_DIR}/{name}"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp", "--remount-ro", "/"]
+    # the fork server's scratch (its imports' caches); each child mounts a fresh, empty one over it
+    args += ["--proc", "/proc", "--dev", "/dev", "--dir", "/tmp", "--tmpfs", work, "--chdir", work,
+             "--remount-ro", "/"]
     python = sys.executable if Path(sys.executable).is_absolute() else shutil.which(sys.executable)
     return args + [python, "-s", "-E", "-B", f"{RUNNER_DIR}/forkserver.py", *python_args]
 

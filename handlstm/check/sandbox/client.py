@@ -77,11 +77,12 @@ class Zygote:
         self.isolation = isolation
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)  # keeps message bounds
         self.log = tempfile.TemporaryFile()
-        arguments = ["zygote", str(theirs.fileno()), isolation]
         if isolation == "sandbox":
+            arguments = ["zygote", str(theirs.fileno()), isolation, bwrap.work_dir()]
             command, cwd, env = bwrap.command(arguments), None, None
         else:
             self.folder = tempfile.TemporaryDirectory(prefix="check-")
+            arguments = ["zygote", str(theirs.fileno()), isolation, self.folder.name]
             command, cwd = bwrap.process_command(arguments), self.folder.name
             env = dict(bwrap.ENVIRONMENT, HOME=self.folder.name)
         self.process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,

@@ -21,7 +21,7 @@ else:  # inside the sandbox: the sibling files sit beside this one, outside any 
     import runner
 
 
-def zygote(sock_fd: int, mode: str) -> None:
+def zygote(sock_fd: int, mode: str, work_dir: str) -> None:
     """Serve requests on a datagram socket until the parent is gone:
 
     spawn: {"op": "spawn", "memory", "cpu", "processes"} with three fds (request read end, answer
@@ -59,7 +59,8 @@ def zygote(sock_fd: int, mode: str) -> None:
         request = json.loads(message)
         if request["op"] == "spawn":
             try:
-                pid = namespaces.spawn(mode, base, lambda fds=fds, request=request: _child(sock, fds, request, base, mode))
+                pid = namespaces.spawn(mode, base, lambda fds=fds, request=request: _child(sock, fds, request, base, mode),
+                                       work_dir)
             except OSError as error:
                 answer = {"error": f"the sandbox could not start a child: {error}"}
             else:
@@ -125,4 +126,4 @@ def _child(sock, fds: list[int], request: dict, base, mode: str) -> None:
 
 
 if __name__ == "__main__":
-    zygote(int(sys.argv[2]), sys.argv[3])
+    zygote(int(sys.argv[2]), sys.argv[3], sys.argv[4])

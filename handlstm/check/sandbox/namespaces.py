@@ -2,7 +2,8 @@
 
 bubblewrap builds the worker's sandbox once (read-only view, no network, own PID namespace); the
 fork server imports torch and Lightning there, and every child it forks for a submission first
-enters new user, mount, PID, IPC, network and UTS namespaces: its own empty /tmp and /dev/shm,
+enters new user, mount, PID, IPC, network and UTS namespaces: its own empty /tmp (or /var/tmp
+where Python lives under /tmp) and /dev/shm,
 no /proc of the worker, no capabilities, and it is PID 1 of its own PID namespace, so when it
 ends the kernel ends everything it started. With `process` isolation (no bubblewrap) a child
 only gets its own session and folder. Standard library only: this file is bound into the sandbox.
@@ -77,7 +78,7 @@ class LimitBase:
             resource.setrlimit(kind, (value, hard if kind != resource.RLIMIT_CPU else value + 5))
 
 
-def spawn(mode: str, base: LimitBase, run_child) -> int:
+def spawn(mode: str, base: LimitBase, run_child, work_dir: str = "/tmp") -> int:
     """Fork a child that runs `run_child()` in fresh namespaces (`sandbox`) or its own session
     (`process`); its pid, as the fork server sees it."""
     if mode == "process":
@@ -91,7 +92,7 @@ def spawn(mode: str, base: LimitBase, run_child) -> int:
     if middle == 0:
         try:
             os.close(ready_read)
-            _enter_namespaces(base)
+            _enter_namespaces(work_dir)
             child = os.fork()  # PID 1 of the new PID namespace
             if child == 0:
                 os.close(ready_write)
@@ -99,7 +100,7 @@ def spawn(mode: str, base: LimitBase, run_child) -> int:
                 _give_cpuinfo(base.cpuinfo)
                 _drop_capabilities()
                 os.setsid()
-                os.chdir("/tmp")
+                os.chdir(work_dir)
                 run_child()
             os.write(ready_write, str(child).encode())
         except BaseException as error:  # told to the parent through the empty answer, and the log
@@ -115,7 +116,7 @@ def spawn(mode: str, base: LimitBase, run_child) -> int:
     return int(answer)
 
 
-def _enter_namespaces(base: LimitBase) -> None:
+def _enter_namespaces(work_dir: str) -> None:
     uid, gid = os.getuid(), os.getgid()
     _call(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET
                         | CLONE_NEWUTS), "unshare")
@@ -123,7 +124,7 @@ def _enter_namespaces(base: LimitBase) -> None:
         with open(f"/proc/self/{name}", "w") as file:
             file.write(text)
     _mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
-    _mount(b"tmp", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, f"size={TMP_SIZE},mode=0700".encode())
+    _mount(b"tmp", work_dir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, f"size={TMP_SIZE},mode=0700".encode())
     if os.path.isdir("/dev/shm"):
         _mount(b"shm", b"/dev/shm", b"tmpfs", MS_NOSUID | MS_NODEV, f"size={TMP_SIZE},mode=0700".encode())
     _remount_read_only("/dev")  # bubblewrap's /dev is one tmpfs for the whole worker
