@@ -11,7 +11,8 @@ import sys
 def traces_of_the_grader() -> list:
     found = [name for name in ("handlstm", "reference") if importlib.util.find_spec(name) is not None]
     found += [f"${key}" for key, value in os.environ.items() if "handlstm" in (key + value).lower()]
-    found += [path for path in sys.path + [os.getcwd()] if "handlstm" in path.lower()]
+    found += [path for path in [os.getcwd(), os.environ.get("HOME", ""), os.environ.get("TMPDIR", "")]
+              if "handlstm" in path.lower()]  # (sys.path holds wherever the Python environment lives)
     found += [name for name in sys.modules if "handlstm" in name or name == "reference"]
     return found
 
