@@ -101,6 +101,22 @@ def gradients_agree(subject, example: Example) -> list[Comparison]:
         for name in PARAM_NAMES]
 
 
+def unit_gradients_agree(subject, example: Example) -> list[Comparison]:
+    """One lstm_unit step from non-zero memories: the gradient of (new short memory - label)^2 for
+    each of the 12 parameters is the reference's, the terms of the memories it started from included
+    (from zero memories, as forward starts, the first day's w..1 terms vanish)."""
+    long, short = example.memories
+    trace = reference.run(example.params, example.days[:1], long, short)
+    expected = reference.backward(trace, 2.0 * (trace.final_short - example.label)).params
+    tolerance = tolerances.gradient_tolerance(trace, example.label, subject.dtype)
+    got_loss, got = subject.unit_loss_and_grads(example.params, example.days[0], long, short, example.label)
+    loss = float((trace.final_short - example.label) ** 2)
+    loss_tolerance = float(tolerances.loss_tolerance(trace, example.label, subject.dtype))
+    return [Comparison("one-day loss", loss, got_loss, loss_tolerance)] + [
+        Comparison(f"one-day d loss / d {name}", float(expected[name]), got[name], float(tolerance[name]))
+        for name in PARAM_NAMES]
+
+
 def state_is_not_carried_over(subject, example: Example) -> list[Comparison]:
     """forward gives the same answer again after other calls: nothing leaks between calls."""
     first = subject.forward(example.params, example.days)
@@ -128,6 +144,7 @@ PROPERTIES: dict[str, Property] = {
     "unit": unit_agrees,
     "forward": forward_agrees,
     "gradients": gradients_agree,
+    "unit_gradients": unit_gradients_agree,
     "state": state_is_not_carried_over,
 }
 

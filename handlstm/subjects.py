@@ -34,6 +34,11 @@ class Subject(Protocol):
                        ) -> tuple[float, dict[str, float]]:
         """The lesson's loss and its gradient by each of the 12 names."""
 
+    def unit_loss_and_grads(self, params: Numbers, x: float, long: float, short: float, label: float
+                            ) -> tuple[float, dict[str, float]]:
+        """(new short memory - label)^2 after one lstm_unit step from these memories, and its
+        gradient by each of the 12 names."""
+
 
 class ReferenceSubject:
     """The NumPy reference as a subject (used to test the properties themselves)."""
@@ -52,6 +57,10 @@ class ReferenceSubject:
 
     def loss_and_grads(self, params, days, label):
         loss, grads = self.lstm.loss_and_grads(params, days, label)
+        return float(loss), {name: float(g) for name, g in grads.items()}
+
+    def unit_loss_and_grads(self, params, x, long, short, label):
+        loss, grads = self.lstm.loss_and_grads(params, [x], label, long, short)
         return float(loss), {name: float(g) for name, g in grads.items()}
 
     def train(self, params, steps, lr: float = 0.001):
@@ -108,8 +117,17 @@ class ModuleSubject:
     def loss_and_grads(self, params, days, label):
         self.set_params(params)
         self.module.zero_grad(set_to_none=True)
-        loss = (self.module(self.tensor(days)) - label) ** 2
-        loss.backward()
+        return self._backward((self.module(self.tensor(days)) - label) ** 2)
+
+    def unit_loss_and_grads(self, params, x, long, short, label):
+        self.set_params(params)
+        self.module.zero_grad(set_to_none=True)
+        _, new_short = self.unit_call(self.module, self.tensor(x), self.tensor(long), self.tensor(short))
+        return self._backward((new_short - label) ** 2)
+
+    def _backward(self, loss: torch.Tensor) -> tuple[float, dict[str, float]]:
+        if loss.requires_grad:  # else every path to the parameters is cut: no gradient at all
+            loss.backward()
         grads = {}
         for name in PARAM_NAMES:
             grad = getattr(self.module, self.names[name]).grad
@@ -155,6 +173,12 @@ class TorchLSTMSubject:
     def loss_and_grads(self, params, days, label):
         self.lstm.zero_grad(set_to_none=True)
         loss = (self._run(params, days)[0] - label) ** 2
+        loss.backward()
+        return float(loss.detach()), grads_from_torch_lstm(self.lstm)
+
+    def unit_loss_and_grads(self, params, x, long, short, label):
+        self.lstm.zero_grad(set_to_none=True)
+        loss = (self._run(params, [x], long, short)[0] - label) ** 2
         loss.backward()
         return float(loss.detach()), grads_from_torch_lstm(self.lstm)
 

@@ -53,6 +53,12 @@ def test_gradients_match_reference_for_any_parameters(subject, example: Example)
 
 
 @given(strategies.examples())
+@example(LESSON[0])
+def test_one_step_gradients_match_reference_from_any_memories(subject, example: Example):
+    check("unit_gradients", subject, example)
+
+
+@given(strategies.examples())
 def test_gates_stay_in_range_and_short_memory_below_one(example: Example):
     trace = reference.run(example.params, example.days, *example.memories)
     properties.assert_agrees("gate ranges", properties.gate_invariants(trace), example)

@@ -4,7 +4,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 import reference
 from handlstm import properties, strategies
+from handlstm.gradient_mutants import gradient_mistakes, training_mistakes
+from handlstm.model import LSTMByHand
 from handlstm.mutants import MutantSubject, Mutation, classic_mistakes, day_patterns, hand_off_slips
+from handlstm.subjects import ModuleSubject
 
 
 @given(strategies.examples())
@@ -46,3 +49,48 @@ def test_forward_properties_catch_every_classic_mistake():
 def test_forward_properties_catch_every_misreading_of_four_days():
     uncaught = uncaught_after_drawing(day_patterns(4) + hand_off_slips(4), strategies.examples(4, 4), 20)
     assert not uncaught, f"no drawn example tells these from the lesson's equations: {uncaught}"
+
+
+# --- gradient-only and training-only mistakes (handlstm/gradient_mutants.py) ---------------------
+
+def caught_by(names: tuple[str, ...], subject, example) -> bool:
+    return not all(comparison.ok for name in names for comparison in properties.PROPERTIES[name](subject, example))
+
+
+def uncaught_by(names: tuple[str, ...], modules, strategy, max_examples: int) -> list[str]:
+    """Draw examples until each mutant module fails one of the named properties; what is left."""
+    uncaught = {m.detail: ModuleSubject(m, dtype="float64") for m in modules}
+    assert len(uncaught) == len(modules)
+
+    @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def draw(example):
+        for detail, subject in list(uncaught.items()):
+            if caught_by(names, subject, example):
+                del uncaught[detail]
+
+    draw()
+    return sorted(uncaught)
+
+
+def test_gradient_and_training_mutants_compute_the_lessons_forward_values():
+    modules = gradient_mistakes() + training_mistakes()
+    assert uncaught_by(("unit", "forward"), modules, strategies.examples(), 20) == sorted(m.detail for m in modules)
+
+
+def test_gradient_properties_catch_every_gradient_mistake():
+    uncaught = uncaught_by(("gradients", "unit_gradients"), gradient_mistakes(), strategies.examples(), 60)
+    assert not uncaught, f"no drawn example tells these from the lesson's gradients: {uncaught}"
+
+
+def test_first_day_mistakes_are_caught_only_from_non_zero_memories():
+    first_day = [m for m in gradient_mistakes() if "first-day term" in m.detail]
+    assert first_day
+    assert uncaught_by(("gradients",), first_day, strategies.examples(), 30) == sorted(m.detail for m in first_day)
+    assert not uncaught_by(("unit_gradients",), first_day, strategies.examples(), 30)
+
+
+def test_the_training_property_catches_every_training_mistake():
+    uncaught = uncaught_by(("training",), training_mistakes(), strategies.examples(), 3)
+    assert not uncaught, f"Lightning training from drawn parameters does not show: {uncaught}"

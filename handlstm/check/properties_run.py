@@ -54,12 +54,20 @@ class SandboxSubject:
     def loss_and_grads(self, params, days, label):
         out = self.child.call("loss_and_grads", dtype=self.dtype, params=dict(params), days=list(days),
                               label=label)
+        return self._loss_and_grads(out, "loss_and_grads")
+
+    def _loss_and_grads(self, out, op: str):
         grads = out.get("grads") if isinstance(out, dict) else None
         if not isinstance(grads, dict):
-            raise SandboxError("the checking process sent a malformed answer to loss_and_grads")
+            raise SandboxError(f"the checking process sent a malformed answer to {op}")
         if out.get("note") and out["note"] not in self.notes:
             self.notes.append(str(out["note"]))
         return _number(out.get("loss")), {name: _number(grads.get(name)) for name in PARAM_NAMES}
+
+    def unit_loss_and_grads(self, params, x, long, short, label):
+        out = self.child.call("unit_loss_and_grads", dtype=self.dtype, params=dict(params), x=x, long=long,
+                              short=short, label=label)
+        return self._loss_and_grads(out, "unit_loss_and_grads")
 
     def train(self, params, steps):
         from ..data import LABELS, SEQUENCES
@@ -168,7 +176,8 @@ def _run_property(name: str, subjects: list[SandboxSubject], strategy, explicit:
     return PropertyResult(name, "pass", dtypes=statuses())
 
 
-SUBJECT_OF = {"unit": "lstm_unit, one day: ", "forward": "forward: ", "gradients": "", "training": "",
+SUBJECT_OF = {"unit": "lstm_unit, one day: ", "forward": "forward: ", "gradients": "",
+              "unit_gradients": "lstm_unit, one day from non-zero memories: ", "training": "",
               "state": ""}  # the check's own name already heads its line
 
 
@@ -186,7 +195,7 @@ def failure_message(failure: PropertyFailure | Raised) -> str:
 
 
 def strategy_for(name: str, lengths: list[int]):
-    if name == "unit":
+    if name in ("unit", "unit_gradients"):  # lstm_unit itself: one day, whatever forward handles
         return strategies.examples(1, 1)
     if lengths == list(range(lengths[0], lengths[-1] + 1)):
         return strategies.examples(lengths[0], lengths[-1])
@@ -194,7 +203,8 @@ def strategy_for(name: str, lengths: list[int]):
 
 
 def explicit_for(name: str, lengths: list[int]) -> list:
-    return [e for e in strategies.lesson_examples() if name == "unit" or len(e.days) in lengths]
+    return [e for e in strategies.lesson_examples()
+            if name in ("unit", "unit_gradients") or len(e.days) in lengths]
 
 
 def count_for(name: str, examples: int) -> int:

@@ -37,9 +37,10 @@ from .sandbox.client import Child, SandboxError, Zygote, choose_isolation
 from .sandbox.protocol import CouldNotCheck, LearnerError
 from .source import parse, read_source
 
-CHECK_PROPERTIES = {"forward": ("unit", "forward"), "gradients": ("gradients",),
+CHECK_PROPERTIES = {"forward": ("unit", "forward"), "gradients": ("gradients", "unit_gradients"),
                     "training": ("training",), "state": ("state",)}
-SHARE = {"unit": 1, "forward": 1, "gradients": 1, "training": 3, "state": 1}  # training runs Trainers
+SHARE = {"unit": 1, "forward": 1, "gradients": 1, "unit_gradients": 1, "training": 3,
+         "state": 1}  # training runs Trainers
 PROBE_SHARE = 0.25  # of the time limit, for probing
 LOAD_SHARE = 0.25  # of the time limit, for loading the definitions and creating the class
 MESSAGES = {
@@ -201,7 +202,7 @@ def _run_properties(child: Child, class_name: str, interface: Interface, example
                                   explicit_for(name, interface.lengths), count_for(name, examples),
                                   child.deadline)
             notes = [note for subject in subjects for note in subject.notes]
-            if name == "gradients" and result.status == "fail" and notes:
+            if name in ("gradients", "unit_gradients") and result.status == "fail" and notes:
                 result.message += f" ({notes[0]})"  # why a gradient was NaN, as the runner said
             results[name] = result
         except CHECK_FAILURES as error:  # LearnerError: on a restart

@@ -38,10 +38,10 @@ def diagnose(subject, results, facts: Mapping | None) -> list[Diagnosis]:
         # parameters the module does not train explain missing gradients; missing gradients in
         # turn explain a loss without gradient and training that goes wrong
         found += facts.parameter_mistakes()
-        if "gradients" in failed:
+        if failed & {"gradients", "unit_gradients"}:
             found += gradient_mistakes(subject)
         found += facts.training_mistakes()
-        if failed_checks(results, ("fail",)) & {"training"} and "gradients" not in failed:
+        if failed_checks(results, ("fail",)) & {"training"} and not failed & {"gradients", "unit_gradients"}:
             found += training_mistakes(subject, facts)
     if "state" in failed:
         found.append(finding("state-leak", "forward gives a different answer for the same days after other calls"))

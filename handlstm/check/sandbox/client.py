@@ -32,6 +32,7 @@ PROCESSES_LIMIT = 64  # processes and threads of one submission (its own user na
 WAITING_FOR = {"load": "loading the file and creating the class", "forward_raw": "forward",
                "unit_raw": "lstm_unit", "unit_chains": "lstm_unit", "configure": "creating the class",
                "unit": "lstm_unit", "forward": "forward", "loss_and_grads": "forward and backward",
+               "unit_loss_and_grads": "lstm_unit and backward",
                "train": "Lightning training", "facts": "configure_optimizers or training_step",
                "scalar_parameters": "creating the class", "probe_forward": "forward"}
 

@@ -248,11 +248,7 @@ class Session:
         recurrent kernels it called."""
         adapter, torch = self.adapters[dtype], self.torch
         adapter.set_params(params)
-        adapter.module.zero_grad(set_to_none=True)
-        for attribute in self.names.values():
-            value = getattr(adapter.module, attribute)
-            if isinstance(value, torch.Tensor) and value.grad is not None:
-                value.grad = None  # unregistered tensors are not cleared by zero_grad
+        self._clear_grads(adapter.module)
         definitions.FUSED_CALLS.clear()
         output = adapter.forward(days)
         if not isinstance(output, torch.Tensor):
@@ -260,6 +256,28 @@ class Session:
         loss = (output.reshape(()) - label) ** 2
         nodes = sorted(_autograd_nodes(loss.grad_fn)) if graph else None
         fused = sorted(definitions.FUSED_CALLS) if graph else None
+        return dict(self._backward(adapter.module, loss), nodes=nodes, fused_calls=fused)
+
+    def op_unit_loss_and_grads(self, dtype: str, params: dict, x: float, long: float, short: float,
+                               label: float) -> dict:
+        """(new short memory - label)^2 after one lstm_unit step from these memories, and the 12
+        gradients (NaN where autograd gives none)."""
+        adapter, torch = self.adapters[dtype], self.torch
+        adapter.set_params(params)
+        self._clear_grads(adapter.module)
+        _, short = adapter.unit_call(adapter.tensor(x), adapter.tensor(long), adapter.tensor(short))
+        if not isinstance(short, torch.Tensor):
+            raise LearnerError(f"lstm_unit returned {type(short).__name__} as the short memory, not a tensor")
+        return self._backward(adapter.module, (short.reshape(()) - label) ** 2)
+
+    def _clear_grads(self, module) -> None:
+        module.zero_grad(set_to_none=True)
+        for attribute in self.names.values():
+            value = getattr(module, attribute)
+            if isinstance(value, self.torch.Tensor) and value.grad is not None:
+                value.grad = None  # unregistered tensors are not cleared by zero_grad
+
+    def _backward(self, module, loss) -> dict:
         note = None
         try:
             loss.backward()
@@ -267,11 +285,9 @@ class Session:
             note = "backward failed: " + str(error).splitlines()[0]
         grads = {}
         for lesson, attribute in self.names.items():
-            value = getattr(adapter.module, attribute)
-            grad = getattr(value, "grad", None) if note is None else None
+            grad = getattr(getattr(module, attribute), "grad", None) if note is None else None
             grads[lesson] = float("nan") if grad is None else float(grad.reshape(()))
-        return {"loss": float(loss.detach()), "grads": grads, "note": note, "nodes": nodes,
-                "fused_calls": fused}
+        return {"loss": float(loss.detach()), "grads": grads, "note": note}
 
     def op_train(self, dtype: str, params: dict, steps: int, sequences: list, labels: list) -> dict:
         adapter = self.adapter_for(dtype, **self.interface)
