@@ -306,3 +306,22 @@ def propagated_trajectory_tolerance(params, trajectory, lr: float, got_dtype: st
         total += np.abs(carry) @ start
         bounds[step] = dict(zip(names, total.tolist()))
     return bounds
+
+
+# --- the reference's own test: central differences ------------------------------------------------
+
+def central_difference_bound(f, x: float, step: float, evaluation_error: float) -> float:
+    """How far (f(x + step) - f(x - step)) / (2 step) may lie from f'(x), for the reference's
+    float64 loss or forward pass f, each of whose values is off by at most `evaluation_error`
+    (loss_tolerance or forward_tolerance at x).
+
+    Truncation: the error of a central difference is c step^2 + O(step^4), so the difference
+    between the steps `step` and `step / 2` is 3/4 of it (Richardson): 4/3 of that difference,
+    doubled because it is an estimate at the same curvature, not a bound. Rounding: the two
+    evaluations' errors over 2 step, and x +- step themselves rounded (u |x| each) times the slope."""
+    def central(h: float) -> float:
+        return (f(x + h) - f(x - h)) / (2 * h)
+
+    truncation = 2 * 4 / 3 * abs(central(step) - central(step / 2))
+    rounding = evaluation_error / step + abs(central(step)) * UNIT_ROUNDOFF["float64"] * (abs(x) + step) / step
+    return truncation + rounding

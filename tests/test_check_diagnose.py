@@ -2,7 +2,6 @@
 forward-level mistakes, in-process modules for the gradient, training and state mistakes."""
 
 import itertools
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -301,6 +300,11 @@ def test_every_catalog_id_has_a_hint_and_a_section_in_the_docs():
 
 # --- helpers --------------------------------------------------------------------------------------
 
+def strategies_lesson_params() -> dict[str, float]:
+    from handlstm.strategies import lesson_examples
+
+    return dict(lesson_examples()[0].params, wlr1=0.7, bo1=-0.3)  # distinct, non-zero values
+
 class MutantModule(torch.nn.Module):
     """A mutation as a torch module with the 12 parameters, to be run in float32 by ModuleSubject."""
 
@@ -337,7 +341,13 @@ class CountingSubject:
 
 def test_helpers_compute_the_lesson_when_unmutated():
     module = MutantModule(Mutation())
-    assert math.isfinite(float(module(torch.tensor([0.5, 0.25]))))
+    with torch.no_grad():
+        for name, value in strategies_lesson_params().items():
+            getattr(module, name).fill_(value)
+    days = torch.tensor([0.5, 0.25])
+    trace = reference.run(module.values(), days.numpy())
+    error = abs(float(module(days)) - float(trace.final_short))
+    assert error <= float(tolerances.forward_tolerance(trace, "float32")) and trace.final_short != 0.0
 
 
 def test_a_forward_check_that_ran_out_of_time_does_not_hide_a_gradient_mistake():

@@ -12,6 +12,7 @@ import pytest
 
 from handlstm import properties
 from handlstm.check import source as load
+from handlstm.check.interface import probe
 from handlstm.check.sandbox.runner import Session
 from handlstm.data import LABELS, SEQUENCES
 from handlstm.check.diagnose import CATALOG, diagnose
@@ -19,7 +20,7 @@ from handlstm.strategies import Example, lesson_examples
 from reference import PARAM_NAMES
 
 BUGGY = Path(__file__).parent / "corpus" / "buggy"
-FILES = sorted(BUGGY.glob("*.py"))
+FILES = sorted(BUGGY.rglob("*.py"))
 
 
 def expected_id(path: Path) -> str:
@@ -28,19 +29,25 @@ def expected_id(path: Path) -> str:
 
 
 class SessionSubject:
-    """The learner's class behind the child's session, in this process (the lesson's lstm_unit order)."""
+    """The learner's class behind the runner's session, in this process, read through the
+    interface `handlstm check` probes (argument and return order, a batch of one, the dtype)."""
 
-    def __init__(self, path: Path, dtype: str):
-        self.session, self.dtype, self.name = Session(), dtype, path.name
+    def __init__(self, path: Path):
+        self.session, self.name = Session(), path.name
         source = load.read_source(str(path))
         self.ask("load", source=source.as_dict(), class_name=None, names={n: n for n in PARAM_NAMES})
-        self.ask("configure", dtypes=[dtype], order=["x", "long", "short"], returns=["long", "short"])
+        interface = probe(self)
+        self.dtype = interface.dtype
+        self.ask("configure", dtypes=[self.dtype], order=list(interface.order), returns=list(interface.returns),
+                 batched=interface.batched)
 
     def ask(self, op: str, **arguments):
         answer = self.session.answer({"op": op, **arguments})
         if "error" in answer:
             raise RuntimeError(answer["error"])
         return answer["ok"]
+
+    call = ask  # what interface.probe asks through
 
     def unit(self, params, x, long, short):
         return tuple(self.ask("unit", dtype=self.dtype, params=params, x=x, long=long, short=short))
@@ -91,9 +98,9 @@ def test_every_catalog_id_has_a_buggy_file():
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_buggy_file_is_diagnosed_as_its_mistake(path):
-    subject = SessionSubject(path, "float64")
+    subject = SessionSubject(path)
     results = results_of(subject)
     assert any(r["status"] != "pass" for r in results), f"{path.name} passes every check"
-    found = diagnose(subject, results, subject.ask("facts", dtype="float64", sequences=SEQUENCES, labels=LABELS))
+    found = diagnose(subject, results, subject.ask("facts", dtype=subject.dtype, sequences=SEQUENCES, labels=LABELS))
     assert found[0]["id"] == expected_id(path), (results, found)
     assert all(d["detail"] for d in found)

@@ -5,7 +5,6 @@ from hypothesis import HealthCheck, Phase, given, settings
 import reference
 from handlstm import properties, strategies
 from handlstm.gradient_mutants import gradient_mistakes, training_mistakes
-from handlstm.model import LSTMByHand
 from handlstm.mutants import MutantSubject, Mutation, classic_mistakes, day_patterns, hand_off_slips
 from handlstm.subjects import ModuleSubject
 

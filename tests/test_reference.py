@@ -9,26 +9,32 @@ from hypothesis import given
 
 import reference
 from reference import lstm
-from handlstm import strategies
+from handlstm import strategies, tolerances
 from handlstm.strategies import Example
 
 
-def central_difference(f, params, name, step=1e-6):
-    up, down = dict(params), dict(params)
-    up[name] += step
-    down[name] -= step
-    return (f(up) - f(down)) / (2 * step)
+STEP = 1e-6  # central differences: truncation ~ STEP^2, rounding ~ u / STEP, both ~1e-10 here
+
+
+def assert_matches_central_difference(derivative: float, f, x: float, evaluation_error: float, what) -> None:
+    """derivative is f'(x) within the derived bound of a central difference (tolerances.py)."""
+    __tracebackhide__ = True
+    fd = (f(x + STEP) - f(x - STEP)) / (2 * STEP)
+    bound = tolerances.central_difference_bound(f, x, STEP, evaluation_error)
+    assert abs(derivative - fd) <= bound, (what, derivative, fd, bound)
 
 
 @given(strategies.examples(max_days=8))
 def test_gradients_match_central_finite_differences(example: Example):
     long, short = example.memories
-    loss = lambda p: float(reference.loss(p, example.days, example.label, long, short))  # noqa: E731
     _, grads = reference.loss_and_grads(example.params, example.days, example.label, long, short)
+    trace = reference.run(example.params, example.days, long, short)
+    error = float(tolerances.loss_tolerance(trace, example.label, "float64"))
     for name in reference.PARAM_NAMES:
-        # central difference truncation O(step^2 f''') and cancellation O(u |f| / step): ~1e-9 here
-        fd = central_difference(loss, example.params, name)
-        assert abs(grads[name] - fd) <= 1e-6 * (1 + abs(fd)), (name, grads[name], fd)
+        def loss(value, name=name):
+            changed = dict(example.params, **{name: value})
+            return float(reference.loss(changed, example.days, example.label, long, short))
+        assert_matches_central_difference(grads[name], loss, example.params[name], error, name)
 
 
 @given(strategies.examples(max_days=8))
@@ -36,16 +42,18 @@ def test_input_and_memory_gradients_match_finite_differences(example: Example):
     long, short = example.memories
     trace = reference.run(example.params, example.days, long, short)
     grads = reference.backward(trace, 1.0)
-    h = 1e-6
-    f = lambda x, c, s: float(reference.forward(example.params, x, c, s))  # noqa: E731
-    days = np.array(example.days)
-    for t in range(len(days)):
-        bump = np.zeros_like(days)
-        bump[t] = h
-        fd = (f(days + bump, long, short) - f(days - bump, long, short)) / (2 * h)
-        assert abs(grads.days[t] - fd) <= 1e-6 * (1 + abs(fd))
-    assert abs(grads.long_memory - (f(days, long + h, short) - f(days, long - h, short)) / (2 * h)) <= 1e-6
-    assert abs(grads.short_memory - (f(days, long, short + h) - f(days, long, short - h)) / (2 * h)) <= 1e-6
+    error = float(tolerances.forward_tolerance(trace, "float64"))
+    days, n = np.array(example.days), len(example.days)
+
+    def f(x, c=long, s=short):
+        return float(reference.forward(example.params, x, c, s))
+
+    for t in range(n):
+        def along_day(value, t=t):
+            return f(np.where(np.arange(n) == t, value, days))
+        assert_matches_central_difference(grads.days[t], along_day, days[t], error, f"day {t + 1}")
+    assert_matches_central_difference(grads.long_memory, lambda c: f(days, c=c), long, error, "long memory")
+    assert_matches_central_difference(grads.short_memory, lambda s: f(days, s=s), short, error, "short memory")
 
 
 def test_one_call_broadcasts_over_parameter_sets_and_sequences():
@@ -108,9 +116,11 @@ def test_the_callers_floating_point_settings_hold_on_every_thread(monkeypatch):
         reference.loss_and_grads(params, days, 0.0)
 
 
-def test_a_single_sequence_gives_a_scalar():
+def test_a_single_sequence_gives_a_scalar_the_batch_gives_too():
     params = strategies.lesson_examples()[0].params
-    assert np.shape(reference.forward(params, [0.0, 0.5, 0.25, 1.0])) == ()
+    one = reference.forward(params, [0.0, 0.5, 0.25, 1.0])
+    assert np.shape(one) == ()
+    assert one == reference.forward(params, [[1.0, 0.5, 0.25, 1.0], [0.0, 0.5, 0.25, 1.0]])[1]
 
 
 def test_missing_parameter_and_empty_sequence_are_refused():

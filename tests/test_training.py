@@ -1,7 +1,6 @@
 """Training agrees: Lightning training of both modules follows the reference's Adam loop, the
 forward and gradient properties still hold after training, and the lesson's run converges."""
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import example, given, settings
@@ -87,13 +86,29 @@ def test_an_optimizer_other_than_adam_is_reported():
 
 def test_mapped_attribute_names_are_read():
     class Renamed(LSTMByHand):
+        """The forget gate's weight on h lives in forget_h; `wlr1` is an untrained decoy."""
+
         def __init__(self):
             super().__init__()
-            self.forget_h = self.wlr1
+            self.forget_h = torch.nn.Parameter(torch.tensor(0.8))
+            self.wlr1.requires_grad_(False)
+            with torch.no_grad():
+                self.wlr1.fill_(42.0)
 
+        def lstm_unit(self, x, long, short):
+            f = torch.sigmoid(short * self.forget_h + x * self.wlr2 + self.blr1)
+            i = torch.sigmoid(short * self.wpr1 + x * self.wpr2 + self.bpr1)
+            g = torch.tanh(short * self.wp1 + x * self.wp2 + self.bp1)
+            o = torch.sigmoid(short * self.wo1 + x * self.wo2 + self.bo1)
+            long = long * f + i * g
+            return [long, torch.tanh(long) * o]
+
+    module = Renamed().double()
     names = {n: n for n in reference.PARAM_NAMES} | {"wlr1": "forget_h"}
-    _, trajectory = lightning_trajectory(Renamed().double(), 2, names=names)
-    assert len(trajectory) == 2 and np.isfinite(list(trajectory[-1].values())).all()
+    _, trajectory = lightning_trajectory(module, 3, names=names)
+    assert [step["wlr1"] for step in trajectory][-1] == float(module.forget_h)
+    assert len({step["wlr1"] for step in trajectory} | {0.8}) == 4  # it trains: each step moves it
+    assert float(module.wlr1) == 42.0  # the decoy under the lesson's name was not what was read
 
 
 @FEWER
