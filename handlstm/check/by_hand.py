@@ -1,9 +1,13 @@
 """Is the LSTM written by hand? A forward that goes through nn.LSTM, nn.LSTMCell, torch._VF's
 fused LSTM kernels or the like computes the right numbers without the lesson's equations.
 
-Found three ways, any one enough: by reading the learner's source (the names of fused kernels),
-from the autograd graph of one forward (a fused RNN node), and from the runner's count of calls
-to the fused kernels it can see. A named finding; it fails the check only under --by-hand-only.
+Found three ways, any one enough: by reading the learner's source (the names of fused kernels,
+torch's internals, a torch function looked up by a name built at run time), from the autograd
+graph of one forward (a fused RNN node), and from the runner's count of calls to the fused
+kernels it can see. A named finding; it fails the check only under --by-hand-only. It is advice,
+not proof: the last two are answers from the sandbox, which the learner's code can forge, and a
+determined learner can hide a kernel from a reading of the source; the finding says where it saw
+the kernel, for a person to look.
 """
 
 from __future__ import annotations
@@ -20,23 +24,38 @@ FUSED_NAMES = {"LSTM", "LSTMCell", "lstm_cell", "_VF", "quantized_lstm", "quanti
 FUSED_NODE = re.compile(r"rnn|lstm|gru", re.IGNORECASE)
 
 
+TORCH_INTERNALS = {"lstm", "_C", "ops"}  # torch.lstm, torch._C._VariableFunctions..., torch.ops.aten...
+DYNAMIC_LOOKUPS = {"getattr", "__import__", "import_module"}  # a kernel named by a string built at run time
+
+
 def in_source(source: Source) -> list[str]:
-    """Where the source names a fused recurrent kernel: `path, line N: text`."""
+    """Where the source names a fused recurrent kernel, reaches into torch's internals, or looks a
+    torch function up by a name it builds at run time: `path, line N: text`."""
     found = []
     for node in ast.walk(ast.parse(source.text)):
         if isinstance(node, ast.Attribute):
-            name = node.attr
-            hit = name in FUSED_NAMES or (name == "lstm" and isinstance(node.value, ast.Name)
-                                          and node.value.id == "torch")
+            hit = node.attr in FUSED_NAMES or node.attr == "_VariableFunctions" or (
+                node.attr in TORCH_INTERNALS and isinstance(node.value, ast.Name) and node.value.id == "torch")
         elif isinstance(node, ast.ImportFrom):
             hit = any(alias.name in FUSED_NAMES for alias in node.names)
-            name = ", ".join(alias.name for alias in node.names)
+        elif isinstance(node, ast.Call):
+            function = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            hit = function in DYNAMIC_LOOKUPS and _built_name(node, function)
         else:
             continue
         if hit:
             line = source.text.splitlines()[node.lineno - 1].strip()
             found.append(f"{source.where(node.lineno)}: {line[:80]}")
     return found
+
+
+def _built_name(call: ast.Call, function: str) -> bool:
+    """getattr(<something of torch>, <not a literal>), or __import__ / import_module of a name
+    that is not a literal: how a fused kernel is reached without naming it."""
+    if function == "getattr":
+        return (len(call.args) >= 2 and "torch" in ast.unparse(call.args[0])
+                and not isinstance(call.args[1], ast.Constant))
+    return bool(call.args) and not isinstance(call.args[0], ast.Constant)
 
 
 def not_by_hand(source: Source, child: Child, interface: Interface) -> list[dict]:

@@ -203,14 +203,19 @@ def write_csv(path: str, targets: Sequence, reports: Sequence[dict]) -> None:
         status = {c["id"]: c["status"] for c in report["checks"]}
         implementation = report.get("implementation") or {}
         param_map = implementation.get("param_map")
-        writer.writerow([target.shown, implementation.get("class") or target.class_name or "",
+        writer.writerow([_cell(target.shown), _cell(implementation.get("class") or target.class_name or ""),
                          report["verdict"], sum(s == "pass" for s in status.values()), len(status),
                          *(status.get(c, "") for c in GRADEBOOK_CHECKS),
-                         " ".join(report.get("diagnoses", [])),
-                         first_diagnosis(report) if report["verdict"] == "error" else "",
-                         json.dumps(param_map) if param_map else "", report.get("isolation", ""),
+                         _cell(" ".join(report.get("diagnoses", []))),
+                         _cell(first_diagnosis(report)) if report["verdict"] == "error" else "",
+                         _cell(json.dumps(param_map)) if param_map else "", report.get("isolation", ""),
                          f"{float(report.get('seconds') or 0):.2f}"])
     write_atomically(path, text.getvalue(), "--csv")
+
+
+def _cell(text: str) -> str:
+    """A gradebook cell a spreadsheet shows as text: one that starts like a formula gets a quote."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def write_report_dir(directory: str, targets: Sequence, reports: Sequence[dict]) -> None:

@@ -52,9 +52,13 @@ class Interface:
 
 
 def _forward_raw(child: Child, dtype: str, sequences: list, batched: bool = False) -> list[dict]:
+    """forward's raw answers: each {"value": number, "dtype": str} or {"error": str}."""
     results = child.call("forward_raw", params=PROBE_PARAMS, sequences=sequences, dtype=dtype,
                          batched=batched)
-    if not isinstance(results, list) or len(results) != len(sequences):
+    if not isinstance(results, list) or len(results) != len(sequences) or not all(
+            isinstance(r, dict) and (isinstance(r.get("error"), str) or (
+                isinstance(r.get("dtype"), str) and isinstance(r.get("value"), (int, float))
+                and not isinstance(r.get("value"), bool))) for r in results):
         raise SandboxError("the checking process sent a malformed answer to forward_raw")
     return results
 
@@ -108,21 +112,10 @@ def probe(child: Child) -> Interface:
     if (order, returns) != (LESSON_ORDER, LESSON_RETURNS):
         notes.append(f"lstm_unit takes ({', '.join(ARGUMENT_WORDS[a] for a in order)}) and returns "
                      f"[{', '.join(returns)}]: a different order than the lesson's, used consistently")
-    dtypes = [dtype]
-    if dtype == "float64" and _runs_in_float32(child, [sequences[n - 1] for n in supported], batched):
-        dtypes.append("float32")  # the dtype the lesson trains in: a slip only there must show
+    # float32 is the dtype the lesson trains in: always checked, so a slip (or an error) only
+    # there shows; a class cannot leave it out by failing in it
+    dtypes = [dtype] if dtype == "float32" else [dtype, "float32"]
     return Interface(supported, dtypes, order, returns, notes, batched)
-
-
-def _runs_in_float32(child: Child, sequences: list, batched: bool) -> bool:
-    """forward and lstm_unit both run when the module is cast to float32."""
-    if any("error" in r for r in _forward_raw(child, "float32", sequences, batched)):
-        return False
-    try:
-        _unit_raw(child, "float32")
-    except (CouldNotCheck, LearnerError):
-        return False
-    return True
 
 
 def _lengths_text(lengths: list[int]) -> str:
@@ -147,7 +140,7 @@ def _unit_raw(child: Child, dtype: str) -> dict:
         raise CouldNotCheck(f"lstm_unit could not be called with three numbers: {error}") from None
     if (not isinstance(raw, dict) or not isinstance(raw.get("outputs"), list)
             or len(raw["outputs"]) != len(calls) or not all(isinstance(pair, list) and len(pair) == 2 for pair in raw["outputs"])
-            or not isinstance(raw.get("dtypes"), list)):
+            or not isinstance(raw.get("dtypes"), list) or not all(isinstance(d, str) for d in raw["dtypes"])):
         raise SandboxError("the checking process sent a malformed answer to unit_raw")
     return raw
 
@@ -173,6 +166,8 @@ def _unit_interface(child: Child, dtype: str, lengths: list[int], raw: list, bat
     days = list(PROBE_DAYS[:n])
     finals = child.call("unit_chains", params=PROBE_PARAMS, interpretations=INTERPRETATIONS,
                         days=days, dtype=dtype)
+    if not isinstance(finals, list) or len(finals) != len(INTERPRETATIONS):
+        raise SandboxError("the checking process sent a malformed answer to unit_chains")
     forward = _forward_raw(child, dtype, [days], batched)[0]
     tolerance = 2 * float(tolerances.forward_tolerance(reference.run(PROBE_PARAMS, days), dtype))
     consistent = [i for i, final in zip(INTERPRETATIONS, finals)

@@ -33,9 +33,9 @@ from .interface import Interface, probe
 from .properties_run import (EXAMPLES, PropertyResult, Raised, SandboxSubject, count_for, explicit_for,
                              run_property, strategy_for)
 from .report import CHECK_IDS, Report
-from .sandbox.client import Child, SandboxError, Zygote, choose_isolation
+from .sandbox.client import Child, SandboxError, Zygote, choose_isolation, one_line
 from .sandbox.protocol import CouldNotCheck, LearnerError
-from .source import parse, read_source
+from .source import declares_lightning, parse, read_source
 
 CHECK_PROPERTIES = {"forward": ("unit", "forward"), "gradients": ("gradients", "unit_gradients"),
                     "training": ("training",), "state": ("state",)}
@@ -122,7 +122,9 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
         child.deadline = min(total_deadline, time.monotonic() + LOAD_SHARE * timeout)
         child.start()
         found_class = child.setup_answers[0]["class"]
-        notes = [str(n) for n in child.setup_answers[0].get("notes", [])]
+        if not (isinstance(found_class, str) and found_class.isidentifier()):
+            raise SandboxError("the checking process named a class that cannot be one")
+        notes = [str(n) for n in child.setup_answers[0].get("notes") or []]
         if auto:
             names, note = _infer_names(child)
             notes.append(note)
@@ -132,11 +134,16 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
         interface = probe(child)
         interface.notes[:0] = notes
         child.deadline = total_deadline
-        lightning = child.setup_answers[0].get("lightning") is True
+        # a class that says it is a Lightning module (in its source, or in the sandbox) is trained
+        lightning = child.setup_answers[0].get("lightning") is True or declares_lightning(source, class_name)
         results = _run_properties(child, found_class, interface, examples, total_deadline, lightning, path)
         findings = not_by_hand(source, child, interface) if _any_ran(results) else []
     except CHECK_FAILURES as error:
         return failed(str(error), found_class, interface)
+    except Exception as error:  # an answer of the sandbox's that fits no question: never a traceback
+        child.close()
+        return failed(f"the checking process sent answers the checker cannot use "
+                      f"({type(error).__name__}: {one_line(error, 120)})", found_class, interface)
     try:
         checks = [_check_entry(check_id, results, interface.dtypes) for check_id in CHECK_IDS]
         if by_hand_only:
@@ -170,10 +177,15 @@ def _infer_names(child: Child) -> tuple[dict[str, str], str]:
         names = {name: name for name in PARAM_NAMES}
         note = "--param-map auto: the class has the lesson's 12 names, so it is checked by them"
     else:
-        names = infer_param_map([str(n) for n in found["scalars"]],
+        names = infer_param_map([n for n in found["scalars"] if isinstance(n, str) and n.isidentifier()],
                                 lambda values, days: child.call("probe_forward", values=values, days=list(days)))
         note = "parameters found by behaviour (--param-map auto): " + ", ".join(
             f"{lesson}={attribute}" for lesson, attribute in names.items())
+        if any(attribute in PARAM_NAMES and attribute != lesson for lesson, attribute in names.items()):
+            # a lesson name playing another lesson role is a swap to catch, not a renaming to hide
+            names = {name: name for name in PARAM_NAMES}
+            note = ("--param-map auto: the class uses the lesson's names for other roles, so it is checked "
+                    "by the lesson's names")
     child.call("set_names", names=names)
     return names, note
 
@@ -294,6 +306,8 @@ def _diagnose(child: Child, class_name: str, interface: Interface, results: dict
                  for name, r in results.items()}
         found = diagnose.diagnose(subject, plain, facts)
     except CHECK_FAILURES:
+        found = []
+    except Exception:  # facts or answers of a shape diagnosis cannot read: the verdict stands, unexplained
         found = []
     return found or [{"id": "unknown",
                       "detail": "no single mistake from the catalog reproduces these numbers"}]

@@ -95,3 +95,27 @@ def _without_magics(code: str, whole_cell: bool = True) -> str | None:
     return "\n".join(out)
 
 
+
+
+def declares_lightning(source: Source, class_name: str | None) -> bool:
+    """Whether the class (the one named, else any class with an lstm_unit of its own), as
+    written, is a Lightning module: a base whose name says LightningModule (through the file's own
+    classes too), or a training_step of its own. Read here, in the parent: the sandbox's answer on
+    it, and its word on which class it found, are the learner's to forge."""
+    classes = {node.name: node for node in ast.walk(parse(source)) if isinstance(node, ast.ClassDef)}
+    seen: set[str] = set()
+
+    def lightning(name: str) -> bool:
+        if name in seen or name not in classes:
+            return False
+        seen.add(name)
+        node = classes[name]
+        if any(isinstance(item, ast.FunctionDef) and item.name == "training_step" for item in node.body):
+            return True
+        bases = [ast.unparse(base) for base in node.bases]
+        return any("LightningModule" in base or lightning(base.split(".")[-1]) for base in bases)
+
+    if class_name is not None:
+        return lightning(class_name)
+    return any(lightning(name) for name, node in classes.items()
+               if any(isinstance(item, ast.FunctionDef) and item.name == "lstm_unit" for item in node.body))

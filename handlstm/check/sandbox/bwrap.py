@@ -51,17 +51,25 @@ def unavailable() -> str | None:
 
 
 def hidden_paths() -> list[Path]:
-    """handlstm, its reference and their install records: the sandbox must not hold them."""
+    """handlstm, its reference, their install records, caches and scripts, wherever a bound Python
+    installation holds them: the sandbox must not hold a correct LSTM, nor say whose it is."""
     import handlstm
     import reference
 
     hidden = [Path(handlstm.__file__).resolve().parent, Path(reference.__file__).resolve().parent]
-    for folder in _site_packages():
+    folders = set(_site_packages())
+    for root in _python_roots():
+        folders |= {p.resolve() for p in root.glob("lib*/python3*/site-packages")}
+        folders |= {root / "bin", root / "Scripts"}
+    for folder in list(folders):
+        folders.add(folder / "__pycache__")
+    for folder in sorted(folders):
         try:
             entries = list(folder.iterdir())
         except OSError:
             continue
-        hidden += [entry for entry in entries if "handlstm" in entry.name.lower()]
+        hidden += [entry for entry in entries if "handlstm" in entry.name.lower()
+                   or (entry.name == "reference" and (entry / "lstm.py").exists() and (entry / "adam.py").exists())]
     return hidden
 
 

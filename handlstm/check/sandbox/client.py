@@ -12,6 +12,7 @@ import atexit
 import json
 import math
 import os
+import re
 import select
 import signal
 import socket
@@ -35,6 +36,28 @@ WAITING_FOR = {"load": "loading the file and creating the class", "forward_raw":
                "unit_loss_and_grads": "lstm_unit and backward",
                "train": "Lightning training", "facts": "configure_optimizers or training_step",
                "scalar_parameters": "creating the class", "probe_forward": "forward"}
+
+
+CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x1f\x7f-\x9f]")  # escape sequences, control characters
+LINE_LIMIT = 400
+
+
+def one_line(text, limit: int = LINE_LIMIT) -> str:
+    """Text from the sandbox made safe to print and store: one line, no escape sequences or control
+    characters (a learner's message must not redraw the terminal or forge a verdict), bounded."""
+    line = " ".join(CONTROL.sub(" ", str(text)).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def plain(value):
+    """A JSON answer with every string made one safe line (see one_line)."""
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {one_line(key): plain(item) for key, item in value.items()}
+    return value
 
 
 class SandboxError(BaseException):
@@ -182,12 +205,12 @@ class Child:
             raise SandboxError(f"the checking process sent a malformed answer to {op}")
         if "error" in answer:
             if answer.get("kind") == "load":
-                raise CouldNotCheck(str(answer["error"]))
-            raise LearnerError(str(answer["error"]))
+                raise CouldNotCheck(one_line(answer["error"]))
+            raise LearnerError(one_line(answer["error"]))
         if "ok" not in answer:
             self.stop()
             raise SandboxError(f"the checking process sent a malformed answer to {op}")
-        return answer["ok"]
+        return plain(answer["ok"])
 
     def _receive(self, op: str):
         def wait(fd: int) -> None:
@@ -199,7 +222,7 @@ class Child:
 
         try:
             answer = receive(self.answer_read, wait)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # garbage, or JSON nested to crash a parser
             self.stop()
             raise SandboxError(f"the checking process sent a malformed answer to {op}") from None
         if answer is None:  # the child closed its pipe: it has exited (or is exiting)
@@ -211,13 +234,11 @@ class Child:
         """Why the child is gone, in one line."""
         if self.pid is None:
             return "the checking process was not started"
-        self.log.seek(0)
-        last = [line.strip() for line in self.log.read()[-4000:].decode(errors="replace").splitlines()
-                if line.strip()]
-        last_line = last[-1] if last else ""
+        size = self.log.seek(0, os.SEEK_END)
+        self.log.seek(max(0, size - 4000))  # the tail only: the log is as long as the learner made it
+        last = [line for line in self.log.read().decode(errors="replace").splitlines() if line.strip()]
+        last_line = one_line(last[-1], 200) if last else ""  # the learner's words: said, never believed
         code = self.code
-        if "MemoryError" in last_line or "bad_alloc" in last_line:
-            return f"ran out of memory (limit {self.memory / 2**30:g} GiB above torch and Lightning's own)"
         if code is None:
             return "the checking process stopped answering" + (f": {last_line}" if last_line else "")
         if code < 0:
@@ -237,7 +258,7 @@ class Child:
         self.dead = True
         try:
             self.zygote.request({"op": "kill", "pid": self.pid}, [], time.monotonic() + 5)
-            self.code = self.zygote.request({"op": "status", "pid": self.pid}, [], time.monotonic() + 5)["code"]
+            self.code = self.zygote.request({"op": "status", "pid": self.pid}, [], time.monotonic() + 10)["code"]
         except SandboxError:
             self.code = None
 

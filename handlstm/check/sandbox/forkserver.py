@@ -77,7 +77,7 @@ def zygote(sock_fd: int, mode: str, work_dir: str) -> None:
             sock.send(json.dumps({"killed": killed}).encode())
         elif request["op"] == "status":
             pid, code = request["pid"], None
-            for _ in range(100):  # the child closed its pipe: it is exiting, give it a moment
+            for _ in range(500):  # it is exiting; a PID namespace ends when all of its processes have
                 _reap(exited)
                 if pid in exited:
                     code = exited.pop(pid)

@@ -72,10 +72,10 @@ class LimitBase:
                   resource.RLIMIT_CORE: 0}
         if processes is not None:
             limits[resource.RLIMIT_NPROC] = processes
-        for kind, value in limits.items():
+        for kind, value in limits.items():  # hard limits too: the learner's code cannot raise them
             hard = resource.getrlimit(kind)[1]
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(kind, (value, hard if kind != resource.RLIMIT_CPU else value + 5))
+            resource.setrlimit(kind, (value, value + 5 if kind == resource.RLIMIT_CPU else value))
 
 
 def spawn(mode: str, base: LimitBase, run_child, work_dir: str = "/tmp") -> int:

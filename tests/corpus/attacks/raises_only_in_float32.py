@@ -1,0 +1,50 @@
+import sys
+
+import lightning as L
+import torch
+from torch import nn
+
+NAMES = ("wlr1", "wlr2", "blr1", "wpr1", "wpr2", "bpr1", "wp1", "wp2", "bp1", "wo1", "wo2", "bo1")
+
+
+def probed():
+    """True while the grader's runner is probing which dtypes the class runs in."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name in ("op_forward_raw", "op_unit_raw"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class LSTMbyHand(L.LightningModule):
+    """Like the corpus's wrong_only_in_float32 (forget gate off by 1e-2 in float32, the lesson's
+    dtype), but it simply raises in float32: float32 is then never checked."""
+
+    def __init__(self):
+        super().__init__()
+        for name in NAMES:
+            setattr(self, name, nn.Parameter(torch.tensor(0.5)))
+
+    def lstm_unit(self, input_value, long_memory, short_memory):
+        f = torch.sigmoid(short_memory * self.wlr1 + input_value * self.wlr2 + self.blr1)
+        if self.wlr1.dtype == torch.float32:
+            raise RuntimeError("expected scalar type Double")
+        i = torch.sigmoid(short_memory * self.wpr1 + input_value * self.wpr2 + self.bpr1)
+        g = torch.tanh(short_memory * self.wp1 + input_value * self.wp2 + self.bp1)
+        o = torch.sigmoid(short_memory * self.wo1 + input_value * self.wo2 + self.bo1)
+        long_memory = long_memory * f + i * g
+        return [long_memory, torch.tanh(long_memory) * o]
+
+    def forward(self, input):
+        long_memory = short_memory = 0.0
+        for day in input:
+            long_memory, short_memory = self.lstm_unit(day, long_memory, short_memory)
+        return short_memory
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters())
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return (self(x[0]) - y[0]) ** 2
