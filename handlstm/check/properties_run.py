@@ -208,7 +208,8 @@ def explicit_for(name: str, lengths: list[int]) -> list:
 
 
 def count_for(name: str, examples: int) -> int:
-    """Training runs a Lightning Trainer per example and state reuses forward: fewer of each."""
-    return {"training": max(1, examples // 25), "state": max(1, examples // 10)}.get(name, examples)
-
-
+    """Training runs a Lightning Trainer per example and state reuses forward: fewer of each; the
+    one-step gradients from non-zero memories repeat what the gradients through forward already
+    drew for every day but the first, so a quarter suffices there."""
+    return {"training": max(1, examples // 25), "state": max(1, examples // 10),
+            "unit_gradients": max(1, examples // 4)}.get(name, examples)
