@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from handlstm.check.grading import descendants
 from handlstm.check.run import check_file
 from handlstm.check.sandbox import bwrap
 
@@ -126,22 +127,6 @@ def test_grading_several_files_refuses_to_run_without_the_sandbox_unless_asked(t
     assert allowed.returncode == 0, allowed.stderr
     assert "isolation: process" in allowed.stdout
     assert (tmp_path / "gb.csv").read_text().count(",process,") == 2
-
-
-def descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, stack = [], [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 def test_every_process_a_submission_starts_ends_with_its_check():

@@ -187,7 +187,7 @@ def _stop(connection: Connection, process) -> None:
 def _kill(process) -> None:
     """Stop a worker and everything it started: its own process group, and the descendants that
     left it (the learner's child runs in a session of its own)."""
-    for pid in _descendants(process.pid):
+    for pid in descendants(process.pid):
         try:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -199,7 +199,7 @@ def _kill(process) -> None:
     process.join(5)
 
 
-def _descendants(root: int) -> list[int]:
+def descendants(root: int) -> list[int]:
     """Every process below `root`, from /proc (empty where there is no /proc)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
