@@ -37,7 +37,7 @@ def counterexamples(results) -> list[tuple[dict, tuple[float, ...]]]:
 
 class Facts:
     """What the child reports about the module's parameters, optimizer and training_step
-    (the format: handlstm/check/sandbox/runner.py's docstring)."""
+    (the format: handlstm/check/sandbox/facts.py's docstring)."""
 
     def __init__(self, facts: Mapping):
         self.facts = facts
