@@ -1,10 +1,9 @@
 """Runs inside the sandbox: loads one submission and answers the parent's requests with plain numbers.
 
-It imports torch, Lightning, its three sibling files and the learner's definitions, and nothing
-that knows the right answers: the parameter names, the data and every value come from the
-parent, which decides every verdict. A child of the fork server (forkserver.py) serves one
-submission with `serve`.
-
+It imports torch, Lightning, its sibling files and the learner's definitions, and nothing that
+knows the right answers: the parameter names, the data and every value come from the parent,
+which decides every verdict. A child of the fork server (forkserver.py) serves one submission
+with `serve`.
 """
 
 from __future__ import annotations
