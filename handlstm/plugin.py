@@ -102,14 +102,17 @@ def pytest_configure_node(node):
 def pytest_report_header(config):
     if not _enabled(config):
         return None
+    from .check.command import DEFAULT_EXAMPLES
+    from .check.options import DEFAULT_TIMEOUT
+
     settings = _settings(config)
     param_map = settings.get("param_map")
     lines = [f"handlstm: checking {settings['path']}"
              + (f" class {settings['class_name']}" if settings["class_name"] else " (class found by lstm_unit)")]
     mapping = "auto (inferred from behaviour)" if param_map == "auto" else "given" if param_map else "lesson names"
     options = [f"param map: {mapping}",
-               f"examples per property: {settings.get('examples', 'default')}",
-               f"time limit: {settings.get('timeout', 'default')} s",
+               f"examples per property: {settings.get('examples', DEFAULT_EXAMPLES)}",
+               f"time limit: {settings.get('timeout', DEFAULT_TIMEOUT):g} s",
                "run in a sandbox (bubblewrap where it works, else a child process), once per session"]
     return lines + ["handlstm: " + ", ".join(options)]
 
@@ -198,7 +201,8 @@ def pytest_terminal_summary(terminalreporter, config):
     lengths = implementation.get("sequence_lengths") or []
     if len(lengths) > 2 and lengths == list(range(lengths[0], lengths[-1] + 1)):
         lengths = f"{lengths[0]} to {lengths[-1]}"
-    found = [f"{implementation.get('path')}:{implementation.get('class')}", implementation.get("dtype"),
+    found = [f"{implementation.get('path')}:{implementation.get('class')}",
+             " + ".join(implementation.get("dtypes") or [implementation.get("dtype") or "?"]),
              interface.get("lstm_unit"), lengths and f"sequence lengths {lengths}"]
     write("implementation: " + " · ".join(str(part) for part in found if part))
     if implementation.get("param_map"):

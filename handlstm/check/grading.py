@@ -51,8 +51,9 @@ def discover(arguments: Sequence[str]) -> list[Target]:
         if os.path.isdir(path):
             if class_name:
                 raise UserError(f"{argument}: a class name goes with a file, not with the folder {path}")
+            # not only regular files: a pipe or a dangling link named .py gets its row, saying so
             inside = sorted(str(p) for p in Path(path).rglob("*")
-                            if p.suffix in SUFFIXES and p.is_file()
+                            if p.suffix in SUFFIXES and not p.is_dir()
                             and not any(part in SKIPPED_DIRS or part.startswith(".")
                                         for part in p.relative_to(path).parts))
             if not inside:

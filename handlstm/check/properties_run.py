@@ -190,7 +190,8 @@ def failure_message(failure: PropertyFailure | Raised) -> str:
     if failure.name == "state":
         text = f"forward gave {worst.expected:.6g}, then {worst.got:.6g} for the same days after other calls"
     else:
-        text = f"{worst.quantity} is {worst.got:.6g} where the reference gives {worst.expected:.6g}"
+        text = (f"{worst.quantity} is {worst.got!r} where the reference gives {worst.expected!r} "
+                f"(off by {worst.error:.3g}; tolerance {worst.tolerance:.3g})")
     return f"{SUBJECT_OF[failure.name]}{text}" + (f" (and {more} more differ)" if more > 0 else "")
 
 

@@ -129,8 +129,7 @@ def human(report: dict, diagnoses: list[dict] | None = None, hint=None) -> str:
     for note in (interface or {}).get("notes", []):
         lines.append(f"  note: {note}")
     if report.get("isolation") == "process":
-        lines.append("  isolation: process (bubblewrap is not available here: the learner's code ran "
-                     "in a child process, not in a sandbox)")
+        lines.append("  isolation: process (the learner's code ran in a child process, not in a sandbox)")
     lines.append(f"verdict: {VERDICTS[report['verdict']]} ({report['seconds']:.1f} s)")
     return "\n".join(lines)
 
@@ -163,16 +162,35 @@ def counterexample_lines(example: dict) -> list[str]:
                                                       if example["property"] == "gradients" else ""))
     if example.get("error"):
         lines.append(f"raised: {example['error']}")
-    mismatches = example.get("mismatches", [])
+    mismatches = sorted(example.get("mismatches", []), key=_share, reverse=True)  # the worst first
     for m in mismatches[:MAX_MISMATCHES]:
-        lines.append(f"{m['quantity']}: expected {_number(m['expected'])}, got {_number(m['got'])}")
+        lines.append(f"{m['quantity']}: expected {_number(m['expected'])}, got {_number(m['got'])}"
+                     + _difference(m))
     if len(mismatches) > MAX_MISMATCHES:
         lines.append(f"... and {len(mismatches) - MAX_MISMATCHES} more")
     return lines
 
 
+def _share(mismatch: dict) -> float:
+    """|got - expected| / tolerance (inf where a value is not a finite number)."""
+    try:
+        error = abs(float(mismatch["got"]) - float(mismatch["expected"]))
+        return error / float(mismatch["tolerance"]) if float(mismatch["tolerance"]) > 0 else float("inf")
+    except (TypeError, ValueError, ZeroDivisionError):
+        return float("inf")
+
+
+def _difference(mismatch: dict) -> str:
+    """How far apart, against the tolerance: values that print alike can still differ."""
+    try:
+        error = abs(float(mismatch["got"]) - float(mismatch["expected"]))
+        return f" (off by {error:.3g}; tolerance {float(mismatch['tolerance']):.3g})"
+    except (TypeError, ValueError):
+        return ""
+
+
 def _number(value) -> str:
-    return f"{value:.9g}" if isinstance(value, float) else str(value)
+    return repr(value) if isinstance(value, float) else str(value)  # every digit that tells two apart
 
 
 def write_json(report: Report, path: str) -> None:
@@ -198,5 +216,7 @@ def write_atomically(path: str, text: str, option: str) -> None:
 
 def display_path(path: str) -> str:
     """A path as text every output can hold: bytes that are not UTF-8 (a file name from another
-    system) become \\xNN escapes instead of lone surrogates that no UTF-8 writer accepts."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    system) become \\xNN escapes instead of lone surrogates that no UTF-8 writer accepts, and so do
+    control characters (a name must not redraw the terminal or break a line)."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(f"\\x{ord(c):02x}" if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in text)

@@ -15,6 +15,7 @@ from .sandbox.protocol import CouldNotCheck
 __all__ = ["CouldNotCheck", "Source", "parse", "read_source"]
 
 CELL_MAGICS_KEPT = ("%%time", "%%timeit", "%%capture")  # their cell is still Python
+MAX_BYTES = 64 * 2**20
 
 
 def read_source(path: str) -> Source:
@@ -26,6 +27,11 @@ def read_source(path: str) -> Source:
         raise CouldNotCheck(f"{path}: is a folder, not a .py or .ipynb file")
     if file.suffix not in (".py", ".ipynb"):
         raise CouldNotCheck(f"{path}: not a .py or .ipynb file")
+    if not file.is_file():  # a device, a pipe: reading it could take forever or all memory
+        raise CouldNotCheck(f"{path}: not a regular file")
+    if file.stat().st_size > MAX_BYTES:
+        raise CouldNotCheck(f"{path}: {file.stat().st_size / 2**20:.0f} MiB; a learner's file is under "
+                            f"{MAX_BYTES // 2**20} MiB (a notebook with large outputs: clear them)")
     try:
         text = file.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark is not code
     except (OSError, UnicodeDecodeError) as error:

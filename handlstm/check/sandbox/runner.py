@@ -212,9 +212,13 @@ class Session:
         self.adapters = {dtype: self.adapter_for(dtype, **self.interface) for dtype in dtypes}
         return True
 
+    # Values are asked for as a learner predicts (eval mode, no gradients), gradients as Lightning
+    # trains (train mode): a module that computes differently in one mode is caught in that mode.
+
     def op_unit(self, dtype: str, params: dict, x: float, long: float, short: float) -> list:
         adapter = self.adapters[dtype]
         adapter.set_params(params)
+        adapter.module.eval()
         with self.torch.no_grad():
             out = adapter.unit_call(adapter.tensor(x), adapter.tensor(long), adapter.tensor(short))
         return [self._number(v, "lstm_unit")["value"] for v in out]
@@ -222,6 +226,7 @@ class Session:
     def op_forward(self, dtype: str, params: dict, days: list) -> float:
         adapter = self.adapters[dtype]
         adapter.set_params(params)
+        adapter.module.eval()
         with self.torch.no_grad():
             return self._number(adapter.forward(days), "forward")["value"]
 
@@ -231,6 +236,7 @@ class Session:
         recurrent kernels it called."""
         adapter, torch = self.adapters[dtype], self.torch
         adapter.set_params(params)
+        adapter.module.train()
         self._clear_grads(adapter.module)
         definitions.FUSED_CALLS.clear()
         output = adapter.forward(days)
@@ -247,6 +253,7 @@ class Session:
         gradients (NaN where autograd gives none)."""
         adapter, torch = self.adapters[dtype], self.torch
         adapter.set_params(params)
+        adapter.module.train()
         self._clear_grads(adapter.module)
         _, short = adapter.unit_call(adapter.tensor(x), adapter.tensor(long), adapter.tensor(short))
         if not isinstance(short, torch.Tensor):
