@@ -98,3 +98,17 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_file_is_che
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     assert captured.err.count("\n") == 1 and "does not exist" in captured.err
+
+
+@pytest.mark.parametrize("kind", ["pipe", "device"])
+def test_a_submission_that_is_not_a_regular_file_is_one_line_not_a_hang(tmp_path, capsys, kind):
+    import os
+
+    path = tmp_path / "lstm.py"
+    if kind == "pipe":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")  # read whole, it would take all the grader's memory
+    code = main(["check", str(path)])
+    captured = capsys.readouterr()
+    assert code == 2 and "not a regular file" in captured.err and captured.err.count("\n") == 1

@@ -28,7 +28,7 @@ def test_a_correct_implementation_passes_one_item_per_check_and_k_selects(pytest
     result.stdout.fnmatch_lines(["handlstm: checking *lesson_correct.py*",
                                  "handlstm: param map: lesson names*",
                                  "*handlstm*", "verdict: pass*",
-                                 "implementation: *lesson_correct.py:LSTMbyHand · float64 · lstm_unit(*"])
+                                 "implementation: *lesson_correct.py:LSTMbyHand · float64 + float32 · lstm_unit(*"])
     assert result.ret == 0
 
 

@@ -156,7 +156,8 @@ def test_a_fork_server_that_dies_mid_check_is_an_error_report_not_a_traceback():
 
 # --- what the sandbox says is the learner's to forge: the parent decides ------------------------
 
-@pytest.mark.parametrize("name", ["raises_only_in_float32.py", "hides_that_it_is_lightning.py"])
+@pytest.mark.parametrize("name", ["raises_only_in_float32.py", "hides_that_it_is_lightning.py",
+                                  "wrong_only_in_eval_mode.py"])
 def test_a_class_cannot_choose_which_checks_it_gets(name):
     # float32, the lesson's dtype, is always checked; training is decided from the source too
     report = check(ATTACKS / name)
