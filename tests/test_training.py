@@ -106,7 +106,7 @@ def test_mapped_attribute_names_are_read():
     module = Renamed().double()
     names = {n: n for n in reference.PARAM_NAMES} | {"wlr1": "forget_h"}
     _, trajectory = lightning_trajectory(module, 3, names=names)
-    assert [step["wlr1"] for step in trajectory][-1] == float(module.forget_h)
+    assert [step["wlr1"] for step in trajectory][-1] == float(module.forget_h.detach())
     assert len({step["wlr1"] for step in trajectory} | {0.8}) == 4  # it trains: each step moves it
     assert float(module.wlr1) == 42.0  # the decoy under the lesson's name was not what was read
 
