@@ -139,6 +139,17 @@ def test_every_process_a_submission_starts_ends_with_its_check():
     assert set(descendants(zygote.process.pid)) <= before  # the 100 it forked are gone with it
 
 
+@pytest.mark.parametrize("name", ["broken/crash.py", "hostile/infinite_loop_in_init.py"])
+def test_a_file_that_cannot_be_checked_leaves_no_process_behind(name):
+    from handlstm.check.sandbox.client import Zygote
+
+    zygote = Zygote.shared("sandbox")
+    zygote.wait_ready(time.monotonic() + 120)
+    before = set(descendants(zygote.process.pid))
+    assert check(Path(__file__).parent / "corpus" / name, timeout=8.0)["verdict"] == "error"
+    assert set(descendants(zygote.process.pid)) <= before
+
+
 def test_a_fork_server_that_dies_mid_check_is_an_error_report_not_a_traceback():
     import threading
 

@@ -139,6 +139,7 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
         results = _run_properties(child, found_class, interface, examples, total_deadline, lightning, path)
         findings = not_by_hand(source, child, interface) if _any_ran(results) else []
     except CHECK_FAILURES as error:
+        child.close()
         return failed(str(error), found_class, interface)
     except Exception as error:  # an answer of the sandbox's that fits no question: never a traceback
         child.close()
