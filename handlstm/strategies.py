@@ -18,6 +18,10 @@ from .data import LABELS, SEQUENCES
 
 MAX_DAYS = 16
 SATURATING = 12.0  # |weighted sum| beyond ~10 saturates sigmoid and tanh to within float32 rounding
+BIAS = 3.0
+LARGEST_DAY = 2.0
+# the largest |weighted sum| any drawn example gives a gate: |h| < 1, |x| <= LARGEST_DAY
+LARGEST_GATE_SUM = SATURATING * 1.0 + SATURATING * LARGEST_DAY + BIAS
 
 
 def _finite(low: float, high: float) -> st.SearchStrategy[float]:
@@ -37,14 +41,14 @@ def weights() -> st.SearchStrategy[float]:
 def params() -> st.SearchStrategy[dict[str, float]]:
     """All 12 parameters by the lesson's names; biases are non-zero so no two gates look alike."""
     return st.fixed_dictionaries(
-        {name: (nonzero(3.0) if name.startswith("b") else weights()) for name in PARAM_NAMES})
+        {name: (nonzero(BIAS) if name.startswith("b") else weights()) for name in PARAM_NAMES})
 
 
 def days(min_days: int = 1, max_days: int = MAX_DAYS) -> st.SearchStrategy[tuple[float, ...]]:
     """A sequence of daily values; the first day is never zero, and most have two days or more."""
     length = st.integers(min_days - 1, max_days).map(lambda n: max(min_days, n))
     return length.flatmap(lambda n: st.tuples(
-        nonzero(2.0), *(_finite(-2.0, 2.0) for _ in range(n - 1))))
+        nonzero(LARGEST_DAY), *(_finite(-LARGEST_DAY, LARGEST_DAY) for _ in range(n - 1))))
 
 
 def memories() -> st.SearchStrategy[tuple[float, float]]:

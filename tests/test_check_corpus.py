@@ -46,6 +46,11 @@ CORRECT = {
     "correct/unpack_four_days.py": ([4], "float64", "lstm_unit(input, long, short) -> [long, short]"),
     "correct/dataclass_config.py": (list(range(1, 17)), "float64",
                                     "lstm_unit(input, long, short) -> [long, short]"),
+    # hand-written sigmoid and tanh (2 sigmoid(2z) - 1), and a Lightning 1.x import of seed_everything
+    "correct/own_activations.py": (list(range(1, 17)), "float64",
+                                   "lstm_unit(input, long, short) -> [long, short]"),
+    "correct/exp_activations.py": (list(range(1, 17)), "float64",
+                                   "lstm_unit(input, long, short) -> [long, short]"),
 }
 
 
@@ -65,6 +70,15 @@ def test_correct_files_in_every_style_pass(name):
     implementation = report["implementation"]
     assert (implementation["sequence_lengths"], implementation["dtype"],
             implementation["interface"]["lstm_unit"]) == (lengths, dtype, interface)
+
+
+def test_a_formula_that_overflows_beyond_the_drawn_range_passes_with_a_finding_that_says_where():
+    report = check("correct/exp_activations.py")
+    assert report["verdict"] == "pass"
+    unstable = [f["detail"] for f in report["findings"] if f["id"] == "numerically-unstable"]
+    assert len(unstable) == 2  # float64 and float32
+    assert "in float32, forward gives nan once the gates' weighted sums reach ±100 (fine up to ±50" in unstable[1]
+    assert not [f for f in check("correct/own_activations.py")["findings"] if f["id"] == "numerically-unstable"]
 
 
 def test_a_plain_torch_module_passes_without_a_training_check():

@@ -2,6 +2,8 @@
 
 import ast
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -171,3 +173,19 @@ def test_a_writefile_cell_of_python_is_code_and_a_pasted_pip_line_is_not(tmp_pat
     script.write_text("!pip install lightning\nimport torch\nclass A(\n")  # still broken: say so
     with pytest.raises(load.CouldNotCheck, match="line 1: syntax error"):
         load.parse(load.read_source(str(script)))
+
+
+def test_every_name_lightning_2_moved_is_found_where_lightning_1_kept_it():
+    from handlstm.check.sandbox.lightning_moves import MOVED_MODULES, MOVED_NAMES
+
+    imports = [f"import {module}" for module in MOVED_MODULES]
+    imports += [f"from {module} import {name}" for module, name in MOVED_NAMES]
+    program = "\n".join(["from handlstm.check.sandbox import definitions",
+                         "definitions.alias_pytorch_lightning()", *imports,
+                         "from pytorch_lightning.utilities.seed import seed_everything",
+                         "import lightning.fabric.utilities.seed as moved",
+                         "assert seed_everything is moved.seed_everything",
+                         "import pytorch_lightning.core.lightning as old, lightning.pytorch as new",
+                         "assert old.LightningModule is new.LightningModule"])
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -36,6 +36,7 @@ from .report import CHECK_IDS, Report
 from .sandbox.client import Child, SandboxError, Zygote, choose_isolation, one_line
 from .sandbox.protocol import CouldNotCheck, LearnerError
 from .source import declares_lightning, parse, read_source
+from .stability import numerically_unstable
 
 CHECK_PROPERTIES = {"forward": ("unit", "forward"), "gradients": ("gradients", "unit_gradients"),
                     "training": ("training",), "state": ("state",)}
@@ -137,7 +138,9 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
         # a class that says it is a Lightning module (in its source, or in the sandbox) is trained
         lightning = child.setup_answers[0].get("lightning") is True or declares_lightning(source, class_name)
         results = _run_properties(child, found_class, interface, examples, total_deadline, lightning, path)
-        findings = not_by_hand(source, child, interface) if _any_ran(results) else []
+        findings = []
+        if _any_ran(results):
+            findings = not_by_hand(source, child, interface) + numerically_unstable(child, interface)
     except CHECK_FAILURES as error:
         child.close()
         return failed(str(error), found_class, interface)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RUNNER_FILES = ("forkserver.py", "namespaces.py", "runner.py", "facts.py", "definitions.py", "trajectory.py",
-                "protocol.py")
+                "protocol.py", "lightning_moves.py")
 RUNNER_DIR = "/opt/runner"  # a neutral name: nothing in the sandbox says which grader runs it
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",

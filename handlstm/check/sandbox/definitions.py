@@ -15,8 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 try:
+    from .lightning_moves import add_moved_names, new_home
     from .protocol import CouldNotCheck
 except ImportError:  # inside the sandbox these files sit side by side, outside any package
+    from lightning_moves import add_moved_names, new_home
     from protocol import CouldNotCheck
 
 LEARNER_MODULE = "submission"
@@ -237,7 +239,7 @@ def alias_pytorch_lightning() -> None:
             return None
 
         def create_module(self, spec):
-            return importlib.import_module("lightning.pytorch" + spec.name[len("pytorch_lightning"):])
+            return importlib.import_module(new_home(spec.name))
 
         def exec_module(self, module):
             pass
@@ -250,6 +252,7 @@ def alias_pytorch_lightning() -> None:
     for name, module in list(sys.modules.items()):
         if name == "lightning.pytorch" or name.startswith("lightning.pytorch."):
             sys.modules["pytorch_lightning" + name[len("lightning.pytorch"):]] = module
+    add_moved_names()
 
 
 def find_class(namespace: dict, class_name: str | None, source: Source):

@@ -1,0 +1,47 @@
+"""Names that Lightning moved between 1.x and 2.x, found at their new place.
+
+Learners' notebooks were written against many Lightning versions; a correct implementation that
+imports `seed_everything` from where Lightning 1.x kept it is still the lesson's LSTM. Each entry
+is a move in Lightning's own history (its CHANGELOG), not a guess; `import pytorch_lightning`
+itself is `lightning.pytorch` (definitions.alias_pytorch_lightning). tests/test_check_load.py
+imports every entry the way a Lightning 1.x file does.
+"""
+
+# a module Lightning 2 removed -> the module that holds its names now
+MOVED_MODULES = {
+    "pytorch_lightning.core.lightning": "lightning.pytorch.core.module",  # LightningModule, 1.7
+    "pytorch_lightning.core.memory": "lightning.pytorch.utilities.model_summary",  # ModelSummary, 1.5
+    "pytorch_lightning.loggers.base": "lightning.pytorch.loggers.logger",  # 1.7
+    "pytorch_lightning.callbacks.base": "lightning.pytorch.callbacks.callback",  # 1.7
+    "pytorch_lightning.utilities.distributed": "lightning.pytorch.utilities.rank_zero",  # rank_zero_only, 1.8
+    "pytorch_lightning.trainer.supporters": "lightning.pytorch.utilities.combined_loader",  # CombinedLoader, 2.0
+    "pytorch_lightning.utilities.apply_func": "lightning_utilities.core.apply_func",  # apply_to_collection, 1.8
+    "pytorch_lightning.accelerators.gpu": "lightning.pytorch.accelerators.cuda",  # 1.9
+}
+
+# (module as Lightning 1.x had it, name there) -> (module, name) where it lives now
+MOVED_NAMES = {
+    ("pytorch_lightning.utilities.seed", "seed_everything"): ("lightning.fabric.utilities.seed", "seed_everything"),
+    ("pytorch_lightning.utilities.seed", "reset_seed"): ("lightning.fabric.utilities.seed", "reset_seed"),
+    ("pytorch_lightning.loggers.base", "LightningLoggerBase"): ("lightning.pytorch.loggers.logger", "Logger"),
+    ("pytorch_lightning.loggers", "LightningLoggerBase"): ("lightning.pytorch.loggers.logger", "Logger"),
+    ("pytorch_lightning.accelerators.gpu", "GPUAccelerator"): ("lightning.pytorch.accelerators.cuda", "CUDAAccelerator"),
+    ("pytorch_lightning.accelerators", "GPUAccelerator"): ("lightning.pytorch.accelerators.cuda", "CUDAAccelerator"),
+}
+
+
+def new_home(module_name: str) -> str:
+    """Where `pytorch_lightning[.X]` lives under Lightning 2."""
+    if module_name in MOVED_MODULES:
+        return MOVED_MODULES[module_name]
+    return "lightning.pytorch" + module_name[len("pytorch_lightning"):]
+
+
+def add_moved_names() -> None:
+    """Give each module the names Lightning moved out of it, where it does not have them already."""
+    import importlib
+
+    for (old_module, name), (module, attribute) in MOVED_NAMES.items():
+        home = importlib.import_module(new_home(old_module))
+        if not hasattr(home, name):
+            setattr(home, name, getattr(importlib.import_module(module), attribute))
