@@ -146,7 +146,7 @@ def reference_throughput(quick: bool) -> dict:
     import numpy as np
     import torch
 
-    import reference
+    from handlstm import reference
     from handlstm.model import LSTMByHand
 
     rng = np.random.default_rng(0)

@@ -51,7 +51,7 @@ def initial_params() -> dict[str, float]:
 
 def generate(epochs: tuple[int, ...] | None = None) -> dict:
     """The golden content: the reference's trajectory at `epochs`, its tolerances, the versions."""
-    import reference
+    from handlstm import reference
 
     from . import tolerances
 

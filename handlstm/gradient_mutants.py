@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch.optim import Adam
 
-from reference import PARAM_NAMES
+from handlstm.reference import PARAM_NAMES
 
 from .model import LSTMByHand
 

@@ -21,7 +21,7 @@ from typing import Mapping
 
 import numpy as np
 
-from reference import GATE_PARAMS, GATES, PARAM_NAMES, sigmoid
+from handlstm.reference import GATE_PARAMS, GATES, PARAM_NAMES, sigmoid
 
 ACTIVATIONS = {  # the squashing functions learners reach for, by torch's names
     "sigmoid": sigmoid, "tanh": np.tanh, "identity": lambda z: z, "relu": lambda z: np.maximum(z, 0.0),

@@ -146,10 +146,6 @@ class CheckFailed(AssertionError):
     """A check did not hold; the message is the command's explanation of it."""
 
 
-class NotCheckable(Exception):
-    """The implementation could not be checked at all (file, class, import, timeout, crash)."""
-
-
 class HandlstmCheck(pytest.Item):
     """One check's outcome from the session's report."""
 
@@ -158,7 +154,9 @@ class HandlstmCheck(pytest.Item):
 
         report = _outcome(self.config)["report"]
         if report["verdict"] == "error" and self._check(report)["status"] == "error":
-            raise NotCheckable(error_line(report) or "could not be checked")
+            # pytest shows a setup error with its own traceback, never repr_failure; a failure
+            # without a Python traceback is one line under the item's name
+            pytest.fail(f"could not be checked: {error_line(report) or 'no reason given'}", pytrace=False)
 
     def runtest(self):
         from .check.diagnose import hint
@@ -178,7 +176,7 @@ class HandlstmCheck(pytest.Item):
         return {"id": self.name, "status": "error", "message": f"the check did not report {self.name!r}"}
 
     def repr_failure(self, excinfo):
-        if isinstance(excinfo.value, (CheckFailed, NotCheckable)):
+        if isinstance(excinfo.value, CheckFailed):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 
@@ -201,8 +199,8 @@ def pytest_terminal_summary(terminalreporter, config):
     lengths = implementation.get("sequence_lengths") or []
     if len(lengths) > 2 and lengths == list(range(lengths[0], lengths[-1] + 1)):
         lengths = f"{lengths[0]} to {lengths[-1]}"
-    found = [f"{implementation.get('path')}:{implementation.get('class')}",
-             " + ".join(implementation.get("dtypes") or [implementation.get("dtype") or "?"]),
+    found = [f"{implementation.get('path')}" + (f":{implementation['class']}" if implementation.get("class") else ""),
+             " + ".join(implementation.get("dtypes") or filter(None, [implementation.get("dtype")])),
              interface.get("lstm_unit"), lengths and f"sequence lengths {lengths}"]
     write("implementation: " + " · ".join(str(part) for part in found if part))
     if implementation.get("param_map"):

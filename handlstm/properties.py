@@ -13,8 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-import reference
-from reference import PARAM_NAMES
+from handlstm import reference
+from handlstm.reference import PARAM_NAMES
 
 from . import tolerances
 from .strategies import Example

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-from reference import PARAM_NAMES
+from handlstm.reference import PARAM_NAMES
 
 from .data import LABELS, SEQUENCES
 

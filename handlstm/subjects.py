@@ -11,8 +11,8 @@ from typing import Callable, Mapping, Protocol
 
 import torch
 
-import reference
-from reference import PARAM_NAMES
+from handlstm import reference
+from handlstm.reference import PARAM_NAMES
 
 from .model import LSTMByHand
 from .torch_lstm import from_torch_lstm, grads_from_torch_lstm, to_torch_lstm

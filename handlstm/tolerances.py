@@ -13,9 +13,9 @@ import dataclasses
 
 import numpy as np
 
-import reference
-from reference import GATE_PARAMS, GATES
-from reference.adam import BETAS as ADAM_BETAS, EPS as ADAM_EPS
+from handlstm import reference
+from handlstm.reference import GATE_PARAMS, GATES
+from handlstm.reference.adam import BETAS as ADAM_BETAS, EPS as ADAM_EPS
 
 UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24}
 

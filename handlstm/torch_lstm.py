@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reference import PARAM_NAMES
+from handlstm.reference import PARAM_NAMES
 
 # PyTorch stacks the gates as rows (input, forget, cell, output) of each tensor.
 # weight_hh multiplies the short memory h, weight_ih the input x; bias = bias_ih + bias_hh.

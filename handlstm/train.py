@@ -96,7 +96,7 @@ def build_model(model: str, lr: float, seed: int):
 
 def lesson_params(module) -> dict[str, float]:
     """The 12 values by the lesson's names, for either model (nn.LSTM through the mapping)."""
-    from reference import PARAM_NAMES
+    from handlstm.reference import PARAM_NAMES
 
     from .torch_lstm import from_torch_lstm
 

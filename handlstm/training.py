@@ -13,7 +13,7 @@ from typing import Callable, Mapping
 import lightning as L
 import torch
 
-from reference import PARAM_NAMES
+from handlstm.reference import PARAM_NAMES
 
 from .check.sandbox import trajectory
 from .check.sandbox.trajectory import Trajectory, one_thread, quiet_lightning  # noqa: F401 (train.py)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from hypothesis import example, given
 
-import reference
+from handlstm import reference
 from handlstm import properties, strategies
 from handlstm.model import LSTMByHand, LSTMbyHand
 from handlstm.strategies import Example

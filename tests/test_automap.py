@@ -11,7 +11,7 @@ import torch
 from handlstm.check.automap import AmbiguousMap, infer_param_map
 from handlstm.cli import main
 from handlstm.mutants import Mutation, classic_mistakes
-from reference import GATE_PARAMS, GATES, PARAM_NAMES
+from handlstm.reference import GATE_PARAMS, GATES, PARAM_NAMES
 
 # naming schemes learners use, each a function of (gate, slot index 0=short weight 1=input weight 2=bias)
 COLOURS = {"forget": "blue", "input": "green", "candidate": "yellow", "output": "red"}

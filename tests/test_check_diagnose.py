@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import reference
+from handlstm import reference
 from handlstm import tolerances
 from handlstm.check import diagnose as diagnosis
 from handlstm.check.diagnose.forward import _where_it_differs as where_it_differs
@@ -17,7 +17,7 @@ from handlstm.check.diagnose import CATALOG, diagnose
 from handlstm.model import LSTMByHand
 from handlstm.mutants import MutantSubject, Mutation, classic_mistakes, combine, day_patterns, hand_off_slips
 from handlstm.subjects import ModuleSubject
-from reference import GATE_PARAMS, PARAM_NAMES
+from handlstm.reference import GATE_PARAMS, PARAM_NAMES
 
 FORWARD_FAILS = {"forward": {"id": "forward", "status": "fail"}}
 MISTAKES = classic_mistakes()

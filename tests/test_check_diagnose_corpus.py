@@ -17,7 +17,7 @@ from handlstm.check.sandbox.runner import Session
 from handlstm.data import LABELS, SEQUENCES
 from handlstm.check.diagnose import CATALOG, diagnose
 from handlstm.strategies import Example, lesson_examples
-from reference import PARAM_NAMES
+from handlstm.reference import PARAM_NAMES
 
 BUGGY = Path(__file__).parent / "corpus" / "buggy"
 FILES = sorted(BUGGY.rglob("*.py"))

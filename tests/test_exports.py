@@ -13,7 +13,7 @@ import pytest
 
 from handlstm.check import exports
 from handlstm.errors import UserError
-from reference import PARAM_NAMES
+from handlstm.reference import PARAM_NAMES
 
 COUNTEREXAMPLE = {"property": "forward", "parameters": {name: 0.5 for name in PARAM_NAMES},
                   "days": [1.0, 0.5], "label": 0.0,

@@ -6,7 +6,7 @@ import json
 import lightning as L
 import pytest
 
-import reference
+from handlstm import reference
 from handlstm import golden
 from handlstm.cli import main
 from handlstm.data import LABELS, SEQUENCES

@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-import reference
+from handlstm import reference
 from handlstm import properties, strategies
 from handlstm.gradient_mutants import gradient_mistakes, training_mistakes
 from handlstm.mutants import MutantSubject, Mutation, classic_mistakes, day_patterns, hand_off_slips

@@ -50,6 +50,9 @@ def test_a_file_that_cannot_be_checked_errors_every_item_with_its_one_line(pytes
     result = pytester.runpytest("--handlstm-impl", str(CORPUS / "syntax_error.py"), *FAST)
     result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines(["*syntax_error.py, line 5: syntax error*"])
+    # one short error per item, without pytest's or pluggy's internals, even without --tb=short
+    assert len(result.stdout.lines) < 40, "\n".join(result.stdout.lines)
+    assert not [line for line in result.stdout.lines if "pluggy/" in line or "Traceback" in line]
 
 
 def test_a_bad_param_map_is_a_usage_error(pytester):

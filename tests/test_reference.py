@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-import reference
-from reference import lstm
+from handlstm import reference
+from handlstm.reference import lstm
 from handlstm import strategies, tolerances
 from handlstm.strategies import Example
 
@@ -140,7 +140,7 @@ def test_reference_imports_without_torch_or_lightning():
         "        if name.split('.')[0] in ('torch', 'lightning', 'pytorch_lightning'):\n"
         "            raise ImportError('blocked: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import reference\n"
+        "from handlstm import reference\n"
         "reference.loss_and_grads({n: 0.5 for n in reference.PARAM_NAMES}, [1.0, 2.0], 0.0)\n"
         "assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning')]\n"
     )

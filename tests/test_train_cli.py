@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import reference
+from handlstm import reference
 from handlstm.cli import main
 from handlstm.data import LABELS, SEQUENCES
 

@@ -23,8 +23,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-import reference
-from reference import PARAM_NAMES
+from handlstm import reference
+from handlstm.reference import PARAM_NAMES
 
 from .. import tolerances
 from .sandbox.protocol import CouldNotCheck

@@ -8,7 +8,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-import reference
+from handlstm import reference
 
 from .. import strategies, tolerances
 from ..data import LESSON_DAYS

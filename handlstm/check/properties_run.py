@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import example as explicit_example
 from hypothesis import strategies as st
 
-from reference import PARAM_NAMES
+from handlstm.reference import PARAM_NAMES
 
 from .. import properties, strategies
 from ..properties import PropertyFailure

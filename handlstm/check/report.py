@@ -8,7 +8,7 @@ import os
 import tempfile
 from typing import TypedDict
 
-from reference import PARAM_NAMES
+from handlstm.reference import PARAM_NAMES
 
 from ..errors import UserError
 

@@ -23,7 +23,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from reference import PARAM_NAMES
+from handlstm.reference import PARAM_NAMES
 
 from ..errors import UserError
 from . import report

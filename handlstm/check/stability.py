@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from reference import GATE_PARAMS
+from handlstm.reference import GATE_PARAMS
 
 from ..strategies import LARGEST_GATE_SUM
 from .interface import Interface

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 
-from reference import GATE_PARAMS, PARAM_NAMES
+from handlstm.reference import GATE_PARAMS, PARAM_NAMES
 
 from ...mutants import GATE_OF
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 
-from reference import PARAM_NAMES
+from handlstm.reference import PARAM_NAMES
 
 from .catalog import Diagnosis, finding, names_text
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-import reference
+from handlstm import reference
 
 from ... import tolerances
 from ...mutants import Mutation, classic_mistakes, combine, day_patterns, hand_off_slips

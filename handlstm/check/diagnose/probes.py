@@ -10,8 +10,8 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-import reference
-from reference import PARAM_NAMES
+from handlstm import reference
+from handlstm.reference import PARAM_NAMES
 
 from ... import tolerances
 from ...mutants import Mutation

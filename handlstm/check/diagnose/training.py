@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-import reference
-from reference import PARAM_NAMES
+from handlstm import reference
+from handlstm.reference import PARAM_NAMES
 
 from ... import tolerances
 from .catalog import Diagnosis, finding, names_text

@@ -55,7 +55,7 @@ def hidden_paths() -> list[Path]:
     """handlstm, its reference, their install records, caches and scripts, wherever a bound Python
     installation holds them: the sandbox must not hold a correct LSTM, nor say whose it is."""
     import handlstm
-    import reference
+    from handlstm import reference
 
     hidden = [Path(handlstm.__file__).resolve().parent, Path(reference.__file__).resolve().parent]
     folders = set(_site_packages())

@@ -1,0 +1,75 @@
+"""What a release would carry: the wheel and the sdist that `python -m build` makes install into a
+fresh virtual environment, and `handlstm check` works there with a decoy reference.py and
+handlstm.py in the working folder (nothing of handlstm can be shadowed by a user's file)."""
+
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tomllib
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+CORRECT = ROOT / "tests/corpus/correct/lesson_unrolled.py"
+BUGGY = ROOT / "tests/corpus/buggy/weights-swapped.py"
+
+
+def test_every_package_folder_of_the_source_is_in_the_wheel_list():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "handlstm").rglob("__init__.py")}
+    on_disk |= {"handlstm." + ".".join(p.parent.relative_to(ROOT).parts)
+                for p in (ROOT / "reference").rglob("__init__.py")}
+    assert listed == on_disk
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    """The sdist, and the wheel built from it (as `python -m build` does)."""
+    out = tmp_path_factory.mktemp("dist")
+    source = tmp_path_factory.mktemp("source") / "handlstm"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.fail("tests/test_packaging.py builds from the git checkout: git ls-files failed")
+    for name in tracked.stdout.splitlines():  # a clean tree: no build/ or .egg-info of the editable install
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    done = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(source)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return {"wheel": next(out.glob("*.whl")), "sdist": next(out.glob("*.tar.gz"))}
+
+
+def fresh_venv(path: Path) -> Path:
+    """A new virtual environment that sees this one's dependencies (torch, Lightning, NumPy,
+    Hypothesis) through a .pth line, but not its handlstm."""
+    venv.create(path, with_pip=False)
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(path), "platbase": str(path)}))
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return path / "bin" / "python"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("artifact", ["wheel", "sdist"])
+def test_the_built_artifact_installs_and_checks_with_decoys_in_the_working_folder(built, artifact, tmp_path):
+    python = fresh_venv(tmp_path / "venv")
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                              "--no-deps", str(built[artifact])], capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stderr[-2000:]
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "reference.py").write_text("raise SystemExit('the decoy reference.py was imported')\n")
+    (work / "handlstm.py").write_text("raise SystemExit('the decoy handlstm.py was imported')\n")
+    handlstm = str(python.parent / "handlstm")
+    for path, code in ((CORRECT, 0), (BUGGY, 1)):
+        done = subprocess.run([handlstm, "check", str(path), "--examples", "5"], cwd=work,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == code, done.stdout[-2000:] + done.stderr[-2000:]
+    imported = subprocess.run([str(python), "-c", "import handlstm.reference, handlstm.check.sandbox.runner; "
+                               "print(handlstm.reference.__file__)"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0 and str(tmp_path / "venv") in imported.stdout, imported.stderr
