@@ -81,6 +81,14 @@ def test_a_formula_that_overflows_beyond_the_drawn_range_passes_with_a_finding_t
     assert not [f for f in check("correct/own_activations.py")["findings"] if f["id"] == "numerically-unstable"]
 
 
+def test_a_parameter_without_a_gradient_is_said_to_have_none_not_to_be_nan():
+    report = check("buggy/gradient-blocked--one-parameter-detached.py")
+    gradients = next(c for c in report["checks"] if c["id"] == "gradients")
+    assert gradients["status"] == "fail"
+    assert "d loss / d wlr1 is missing" in gradients["message"]
+    assert "wlr1 has no gradient: not used in the output, or cut off from it" in gradients["message"]
+
+
 def test_a_plain_torch_module_passes_without_a_training_check():
     report = check("correct/plain_module_device.py")
     assert report["verdict"] == "pass"
@@ -93,7 +101,14 @@ def test_renamed_parameters_pass_with_their_map_and_not_without():
     assert check("correct/renamed.py", param_map=mapping)["verdict"] == "pass"
     without = check("correct/renamed.py")
     assert without["verdict"] == "error"
-    assert "has no attribute wlr1" in error_line(without) and "--param-map" in error_line(without)
+    assert "has no attribute wlr1" in error_line(without) and "--param-map auto" in error_line(without)
+
+
+def test_a_typo_in_a_given_map_is_answered_with_the_name_it_likely_meant():
+    mapping = json.loads((CORPUS / "correct/renamed.map.json").read_text())
+    mapping["wlr1"] = "w_blu1"
+    line = error_line(check("correct/renamed.py", param_map=mapping))
+    assert "has no attribute w_blu1 (for wlr1); did you mean w_blue1 (not w_blu1)? Correct the --param-map" in line
 
 
 def test_the_report_has_exactly_the_documented_shape():

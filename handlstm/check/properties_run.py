@@ -189,6 +189,8 @@ def failure_message(failure: PropertyFailure | Raised) -> str:
     more = len(failure.failed) - 1
     if failure.name == "state":
         text = f"forward gave {worst.expected:.6g}, then {worst.got:.6g} for the same days after other calls"
+    elif "d loss / d" in worst.quantity and worst.got != worst.got:  # autograd gave no gradient at all
+        text = f"{worst.quantity} is missing where the reference gives {worst.expected!r}"
     else:
         text = (f"{worst.quantity} is {worst.got!r} where the reference gives {worst.expected!r} "
                 f"(off by {worst.error:.3g}; tolerance {worst.tolerance:.3g})")

@@ -164,6 +164,9 @@ def counterexample_lines(example: dict) -> list[str]:
         lines.append(f"raised: {example['error']}")
     mismatches = sorted(example.get("mismatches", []), key=_share, reverse=True)  # the worst first
     for m in mismatches[:MAX_MISMATCHES]:
+        if "d loss / d" in m["quantity"] and m["got"] == "nan":  # autograd gave none: not used, or cut off
+            lines.append(f"{m['quantity']}: expected {_number(m['expected'])}, got no gradient")
+            continue
         lines.append(f"{m['quantity']}: expected {_number(m['expected'])}, got {_number(m['got'])}"
                      + _difference(m))
     if len(mismatches) > MAX_MISMATCHES:

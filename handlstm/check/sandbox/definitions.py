@@ -291,9 +291,22 @@ def _names(classes: dict) -> str:
 
 
 def missing_parameters_line(class_name: str, missing: list[str], names: dict, has: list[str]) -> str:
+    import difflib
+
     attributes = ", ".join(names[m] if names[m] == m else f"{names[m]} (for {m})" for m in missing)
+    mapped = [m for m in missing if names[m] != m]  # names the user's --param-map gave
+    unused = [attribute for attribute in has if attribute not in names.values()]  # a typo names none of them
+    guesses = [f"{close[0]} (not {names[m]})" for m in mapped
+               if (close := difflib.get_close_matches(names[m], unused, n=1, cutoff=0.6))]
+    if mapped and guesses:
+        return (f"{class_name} has no attribute {attributes}; did you mean {', '.join(guesses)}? "
+                f"Correct the --param-map (its parameters are: {', '.join(has) or 'none'})")
+    if mapped:
+        return (f"{class_name} has no attribute {attributes}; its parameters are: {', '.join(has) or 'none'}"
+                " — correct the --param-map, or use --param-map auto to find them by behaviour")
     return (f"{class_name} has no attribute {attributes}; its parameters are: {', '.join(has) or 'none'}"
-            " — give --param-map MAP.json from each lesson name to the attribute that plays its role")
+            " — give --param-map MAP.json from each lesson name to the attribute that plays its role,"
+            " or --param-map auto to find them by behaviour")
 
 
 def describe_exception(error: BaseException, source: Source | None, location: bool = True) -> str:

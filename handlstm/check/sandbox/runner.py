@@ -277,6 +277,10 @@ class Session:
         for lesson, attribute in self.names.items():
             grad = getattr(getattr(module, attribute), "grad", None) if note is None else None
             grads[lesson] = float("nan") if grad is None else float(grad.reshape(()))
+        missing = [attribute for lesson, attribute in self.names.items() if grads[lesson] != grads[lesson]]
+        if note is None and missing:
+            note = (f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no gradient: not used in the "
+                    "output, or cut off from it (.detach(), .item(), .data, a new tensor)")
         return {"loss": float(loss.detach()), "grads": grads, "note": note}
 
     def op_train(self, dtype: str, params: dict, steps: int, sequences: list, labels: list) -> dict:
