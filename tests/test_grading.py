@@ -102,15 +102,47 @@ def test_the_junit_file_has_a_suite_per_file(graded):
 
 # --- discovery, without checking anything --------------------------------------------------------
 
-def test_discovery_finds_python_files_and_notebooks_and_skips_hidden_folders(tmp_path):
-    for name in ("a.py", "sub/b.ipynb", "sub/notes.txt", ".hidden/c.py",
-                 "sub/.ipynb_checkpoints/b-checkpoint.ipynb", "__pycache__/d.py"):
+LSTM_CLASS = "class LSTMbyHand:\n    def lstm_unit(self, x, long, short):\n        return [long, short]\n"
+
+
+def test_discovery_finds_files_and_students_folders_and_skips_hidden_folders(tmp_path):
+    for name, text in (("a.py", ""), ("sub/notes.txt", ""), (".hidden/c.py", ""), ("__pycache__/d.py", ""),
+                       ("sub/.ipynb_checkpoints/b-checkpoint.py", LSTM_CLASS),
+                       ("alice/src/lstm.py", LSTM_CLASS), ("alice/data_utils.py", ""),
+                       ("alice/tests/test_mine.py", "from lstm import LSTMbyHand\n"),
+                       ("group/x.py", LSTM_CLASS), ("group/y.py", LSTM_CLASS)):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text("")
+        (tmp_path / name).write_text(text)
     targets = grading.discover([str(tmp_path), str(tmp_path / "a.py:MyLSTM"), str(tmp_path / "missing.py")])
-    assert [(Path(t.path).relative_to(tmp_path).as_posix(), t.class_name) for t in targets] == [
-        ("a.py", None), ("sub/b.ipynb", None), ("a.py", "MyLSTM"), ("missing.py", None)]
-    assert [t.relative for t in targets] == ["a.py", "sub/b.ipynb", "a.py.MyLSTM", "missing.py"]
+    assert [(Path(t.path).relative_to(tmp_path).as_posix(), t.class_name, t.shown.split("/")[-1])
+            for t in targets] == [
+        ("a.py", None, "a.py"), ("alice/src/lstm.py", None, "alice"),  # one student, one row
+        ("group/x.py", None, "x.py"), ("group/y.py", None, "y.py"),   # several LSTM files: a row each
+        ("sub", None, "sub"), ("a.py", "MyLSTM", "a.py:MyLSTM"), ("missing.py", None, "missing.py")]
+    assert [t.relative for t in targets] == ["a.py", "alice", "group/x.py", "group/y.py", "sub",
+                                             "a.py.MyLSTM", "missing.py"]
+    assert targets[4].problem.endswith("sub: no file in this folder defines a class with an lstm_unit method")
+
+
+def test_a_class_laid_out_as_github_classroom_repositories_is_graded_one_row_per_student(tmp_path):
+    """Each student's folder holds the LSTM file, a helper module it imports and a test file: one
+    row per student, named after the folder, the helper importable inside the sandbox."""
+    lesson = (Path(__file__).parent / "corpus" / "correct" / "lesson_unrolled.py").read_text()
+    alice = tmp_path / "class" / "alice"
+    alice.mkdir(parents=True)
+    (alice / "my_lstm.py").write_text("from activations import squash\n"
+                                      + lesson.replace("torch.sigmoid(", "squash("))
+    (alice / "activations.py").write_text("import torch\nsquash = torch.sigmoid\n")
+    (alice / "test_mine.py").write_text("from my_lstm import LSTMbyHand\n\ndef test_it():\n    LSTMbyHand()\n")
+    (tmp_path / "class" / "bob").mkdir()
+    (tmp_path / "class" / "bob" / "helper.py").write_text("def f():\n    return 1\n")
+    gradebook = tmp_path / "gradebook.csv"
+    code = main(["check", str(tmp_path / "class"), "--jobs", "2", "--examples", "2", "--csv", str(gradebook)])
+    rows = {row["file"].split("/")[-1]: row for row in csv.DictReader(gradebook.open())}
+    assert sorted(rows) == ["alice", "bob"] and code == 2
+    assert rows["alice"]["verdict"] == "pass", rows["alice"]
+    assert rows["bob"]["verdict"] == "error"
+    assert "no file in this folder defines a class with an lstm_unit method" in rows["bob"]["error"]
 
 
 def test_an_empty_folder_is_a_clear_error(tmp_path):

@@ -23,9 +23,9 @@ from typing import Callable, Sequence, TextIO
 from ..errors import UserError
 from .options import split_target
 from .report import display_path
+from .source import SKIPPED_DIRS, CouldNotCheck, defines_lstm_class, parse, python_files, read_source
 
 SUFFIXES = (".py", ".ipynb")
-SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "node_modules", "site-packages"}
 # check_file keeps to its own time limit; a worker gets this much more (its start-up, stopping
 # the child, reporting) before it is taken for hung and killed.
 WORKER_SLACK_S = 60.0
@@ -36,37 +36,76 @@ class Target:
     path: str  # as the file system has it (undecodable bytes as surrogates)
     class_name: str | None
     relative: str  # where its JSON report goes under --report-dir
+    student: str | None = None  # the student's folder, when the file is the one LSTM file in it
+    problem: str | None = None  # why there is nothing to check (a student's folder without an LSTM)
 
     @property
     def shown(self) -> str:
-        """As every output shows it (see report.display_path), with :CLASS where one was given."""
+        """As every output shows it (see report.display_path): the student's folder, or the file
+        with :CLASS where one was given."""
+        if self.student:
+            return display_path(self.student)
         return display_path(self.path) + (f":{self.class_name}" if self.class_name else "")
 
 
+def _students(folder: str) -> list[tuple[str, str | None, str | None]]:
+    """A class folder's submissions as (path, student folder, problem): each .py or .ipynb file
+    in it is one; each subfolder is one student's, whose file defining a class with an lstm_unit
+    is checked with the folder's other modules importable (a folder with several such files is
+    a group of submissions, one row each)."""
+    found: list[tuple[str, str | None, str | None]] = []
+    for entry in sorted(Path(folder).iterdir()):
+        if entry.name.startswith(".") or entry.name in SKIPPED_DIRS:
+            continue
+        if not entry.is_dir():
+            if entry.suffix in SUFFIXES:  # not only regular files: a pipe named .py gets its row
+                found.append((str(entry), None, None))
+            continue
+        candidates = python_files(entry, SUFFIXES)
+        lstm_files = [str(p) for p in candidates if defines_lstm_class(str(p))]
+        if len(lstm_files) == 1:
+            found.append((lstm_files[0], str(entry), None))
+        elif lstm_files:
+            found += [(p, None, None) for p in lstm_files]
+        else:
+            why = f"{display_path(str(entry))}: no file in this folder defines a class with an lstm_unit method"
+            unreadable = [str(p) for p in candidates if p.suffix in SUFFIXES]
+            problem = _first_problem(unreadable)
+            found.append((str(entry), str(entry), why + (f" ({problem})" if problem else "")))
+    return found
+
+
+def _first_problem(paths: list[str]) -> str | None:
+    """The first reason one of these files cannot be read as Python (a syntax error), if any."""
+    for path in paths:
+        try:
+            parse(read_source(path))
+        except CouldNotCheck as error:
+            return str(error)
+    return None
+
+
 def discover(arguments: Sequence[str]) -> list[Target]:
-    """Files (as given, even missing ones: their row says so) and folders' .py and .ipynb files, sorted."""
-    found: list[tuple[str, str | None]] = []
+    """Files (as given, even missing ones: their row says so) and class folders' submissions (files,
+    and students' folders), in order."""
+    found: list[tuple[str, str | None, str | None, str | None]] = []  # path, class, student, problem
     for argument in arguments:
         path, class_name = split_target(argument)
         if os.path.isdir(path):
             if class_name:
                 raise UserError(f"{argument}: a class name goes with a file, not with the folder {path}")
-            # not only regular files: a pipe or a dangling link named .py gets its row, saying so
-            inside = sorted(str(p) for p in Path(path).rglob("*")
-                            if p.suffix in SUFFIXES and not p.is_dir()
-                            and not any(part in SKIPPED_DIRS or part.startswith(".")
-                                        for part in p.relative_to(path).parts))
+            inside = _students(path)
             if not inside:
-                raise UserError(f"{path}: no .py or .ipynb files in this folder")
-            found += [(p, None) for p in inside]
+                raise UserError(f"{path}: no .py or .ipynb files or student folders in this folder")
+            found += [(p, None, student, problem) for p, student, problem in inside]
         else:
-            found.append((path, class_name))
-    seen: set[tuple[str, str | None]] = set()
-    unique = [f for f in found if not (f in seen or seen.add(f))]
-    absolute = [os.path.abspath(p) for p, _ in unique]
-    root = os.path.commonpath([os.path.dirname(a) for a in absolute]) if absolute else ""
-    return [Target(p, c, os.path.relpath(a, root) + (f".{c}" if c else ""))
-            for (p, c), a in zip(unique, absolute)]
+            found.append((path, class_name, None, None))
+    seen: set[tuple] = set()
+    unique = [f for f in found if not (f[:2] in seen or seen.add(f[:2]))]
+    shown = [os.path.abspath(student or p) for p, _, student, _ in unique]
+    root = os.path.commonpath([os.path.dirname(a) for a in shown]) if shown else ""
+    return [Target(p, c, os.path.relpath(a, root) + (f".{c}" if c else ""), student, problem)
+            for (p, c, student, problem), a in zip(unique, shown)]
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -84,7 +123,7 @@ def _worker(connection: Connection, options: dict) -> None:
     while (task := connection.recv()) is not None:
         target = task
         try:
-            outcome = check(target.path, target.class_name, **options)
+            outcome = check(target.path, target.class_name, student_folder=target.student, **options)
         except UserError as error:  # e.g. a --param-map that names no lesson parameter: its one line
             connection.send(error_outcome(target, str(error), 0.0, options["isolation"]))
         else:
@@ -120,7 +159,12 @@ def check_many(targets: Sequence[Target], jobs: int, options: dict,
     limit = float(options.get("timeout", 60.0)) + WORKER_SLACK_S
     context = _context()
     outcomes: dict[int, dict] = {}
-    pending = list(enumerate(targets))
+    for index, target in enumerate(targets):
+        if target.problem:  # nothing to check (a student's folder without an LSTM): its row says why
+            outcomes[index] = error_outcome(target, target.problem, 0.0, isolation)
+            if on_done:
+                on_done(target, outcomes[index]["report"], len(outcomes), len(targets))
+    pending = [(index, target) for index, target in enumerate(targets) if not target.problem]
     idle: list[tuple[Connection, object]] = []
     busy: dict[Connection, tuple[object, int, float]] = {}  # connection -> (process, index, started)
     try:

@@ -35,7 +35,7 @@ from .properties_run import (EXAMPLES, PropertyResult, Raised, SandboxSubject, c
 from .report import CHECK_IDS, Report
 from .sandbox.client import Child, SandboxError, Zygote, choose_isolation, one_line
 from .sandbox.protocol import CouldNotCheck, LearnerError
-from .source import declares_lightning, parse, read_source
+from .source import declares_lightning, parse, read_helpers, read_source
 from .stability import numerically_unstable
 
 CHECK_PROPERTIES = {"forward": ("unit", "forward"), "gradients": ("gradients", "unit_gradients"),
@@ -90,8 +90,9 @@ def lesson_names(param_map: dict | None) -> dict[str, str]:
 
 def check(path: str, class_name: str | None = None, param_map: dict | str | None = None,
           timeout: float = 60.0, examples: int = EXAMPLES, isolation: str | None = None,
-          by_hand_only: bool = False) -> Outcome:
-    """check_file, keeping diagnosis's details (which parameter is misused where) for the human report."""
+          by_hand_only: bool = False, student_folder: str | None = None) -> Outcome:
+    """check_file, keeping diagnosis's details (which parameter is misused where) for the human report.
+    With `student_folder`, the student's other modules beside the file are importable by it."""
     started = time.monotonic()
     validate(timeout, examples)
     isolation = choose_isolation(isolation, many=False)
@@ -108,6 +109,9 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
 
     try:
         source = read_source(path)
+        if student_folder:
+            source.helpers, skipped = read_helpers(path, student_folder)
+            source.skipped += skipped
         source.path = shown
         parse(source)
     except CouldNotCheck as error:

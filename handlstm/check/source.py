@@ -16,6 +16,50 @@ __all__ = ["CouldNotCheck", "Source", "parse", "read_source"]
 
 CELL_MAGICS_KEPT = ("%%time", "%%timeit", "%%capture")  # their cell is still Python
 MAX_BYTES = 64 * 2**20
+# a student's helper modules: a few files of code, not a dataset
+MAX_HELPERS, MAX_HELPER_BYTES = 100, 4 * 2**20
+SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "node_modules", "site-packages"}
+
+
+def python_files(folder: Path, suffixes: tuple[str, ...] = (".py",)) -> list[Path]:
+    """The files of `folder` and its subfolders with these suffixes, sorted, hidden and cache folders left out."""
+    return sorted(p for p in folder.rglob("*") if p.suffix in suffixes and not p.is_dir()
+                  and not any(part in SKIPPED_DIRS or part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def defines_lstm_class(path: str) -> bool:
+    """Whether the file defines a class with an lstm_unit method (read, never run)."""
+    try:
+        tree = parse(read_source(path))
+    except CouldNotCheck:
+        return False
+    return any(isinstance(node, ast.ClassDef) and any(
+        isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "lstm_unit"
+        for item in node.body) for node in ast.walk(tree))
+
+
+def read_helpers(path: str, root: str) -> tuple[dict[str, str], list[str]]:
+    """The student's other .py files at or below `path`'s folder (inside the student's folder
+    `root`), importable by the file: ({path relative to the file's folder: text}, notes)."""
+    folder = Path(path).parent
+    if not Path(root).resolve() in (folder.resolve(), *folder.resolve().parents):
+        return {}, []
+    helpers, size, notes = {}, 0, []
+    for file in python_files(folder):
+        if file.resolve() == Path(path).resolve() or not file.is_file():
+            continue
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            notes.append(f"the helper module {file.relative_to(folder)} (it cannot be read)")
+            continue
+        if len(helpers) == MAX_HELPERS or size + len(text) > MAX_HELPER_BYTES:
+            notes.append(f"helper modules beyond the first {MAX_HELPERS} files or "
+                         f"{MAX_HELPER_BYTES // 2**20} MiB (not made importable)")
+            break
+        helpers[file.relative_to(folder).as_posix()] = text
+        size += len(text)
+    return helpers, notes
 
 
 def read_source(path: str) -> Source:

@@ -33,6 +33,8 @@ class Source:
     text: str
     cells: list[tuple[int, int]] = field(default_factory=list)  # (first line in text, cell number)
     skipped: list[str] = field(default_factory=list)  # cells left out, and why
+    # the student's other modules, importable by the file: {path relative to the file's folder: text}
+    helpers: dict[str, str] = field(default_factory=dict)
 
     def where(self, line: int) -> str:
         """`path, line N` or, for a notebook, `path, cell C, line N` (cells counted from 1)."""
@@ -160,6 +162,8 @@ def execute(source: Source) -> tuple[dict, list[str]]:
     folder = str(Path(source.path).resolve().parent)
     if folder not in sys.path:
         sys.path.append(folder)
+    if source.helpers:
+        sys.path.append(write_helpers(source.helpers))
     notes = list(f"skipped {s}" for s in source.skipped)
     for statement in statements:
         if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.If)) and not _bound_names(statement) & needed:
@@ -182,6 +186,22 @@ def execute(source: Source) -> tuple[dict, list[str]]:
             notes.append(f"{where}: left out `{what}` ({type(error).__name__}: {error});"
                          " the class does not use it")
     return namespace, notes
+
+
+def write_helpers(helpers: dict[str, str]) -> str:
+    """The student's other modules, written to a fresh folder of this process's own temporary
+    space (in the sandbox, its private tmpfs): the folder to import them from."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="helpers-"))
+    for relative, text in helpers.items():
+        parts = Path(relative).parts
+        if not parts or Path(relative).is_absolute() or any(p in ("", ".", "..") for p in parts):
+            continue  # the parent sends only plain relative paths; anything else is not a module
+        target = folder.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return str(folder)
 
 
 def _import_text(statement: ast.stmt) -> str:
