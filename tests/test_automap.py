@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from handlstm.check.automap import AmbiguousMap, infer_param_map
+from handlstm.check.automap import AmbiguousMap, infer_from_source, infer_param_map
 from handlstm.cli import main
 from handlstm.mutants import Mutation, classic_mistakes
 from handlstm.reference import GATE_PARAMS, GATES, PARAM_NAMES
@@ -162,10 +162,51 @@ def test_the_command_checks_a_renamed_file_with_the_inferred_map_and_reports_it(
     assert json.loads((tmp_path / "results.json").read_text())["score"] == 4.0
 
 
-def test_the_command_refuses_auto_for_a_renamed_class_whose_behaviour_fits_no_map(capsys):
-    code = main(["check", str(CORPUS / "automap" / "renamed_forget_tanh.py"), "--param-map", "auto"])
-    assert code == 2
-    assert "--param-map auto cannot tell" in capsys.readouterr().err
+def auto_report(name: str, tmp_path) -> tuple[int, dict]:
+    code = main(["check", str(CORPUS / "automap" / name), "--param-map", "auto", "--examples", "3",
+                 "--json", str(tmp_path / "report.json")])
+    return code, json.loads((tmp_path / "report.json").read_text())
+
+
+def test_a_renamed_class_whose_behaviour_fits_no_map_is_checked_with_the_map_read_from_its_source(tmp_path):
+    code, report = auto_report("renamed_forget_tanh.py", tmp_path)
+    assert (code, report["verdict"], report["diagnoses"][0]) == (1, "fail", "forget-gate-activation")
+    assert report["implementation"]["param_map"]["wlr1"] == "w_blue1"
+    notes = report["implementation"]["interface"]["notes"]
+    assert any(note.startswith("parameters read from lstm_unit's source") for note in notes)
+
+
+def test_a_renamed_copy_paste_slip_is_checked_and_named_not_refused(tmp_path):
+    code, report = auto_report("renamed_copy_paste_slip.py", tmp_path)
+    assert (code, report["verdict"], report["diagnoses"][0]) == (1, "fail", "weights-swapped")
+    assert report["implementation"]["param_map"]["wpr2"] == "w_green2"  # the one parameter written nowhere
+
+
+SLIP_NAMES = [f"{kind}_{colour}{index}" for colour in ("blue", "green", "orange", "pink")
+           for kind, index in (("w", "1"), ("w", "2"), ("b", ""))]
+NUMBERED = [f"a{i}" for i in range(1, 13)]  # names that say nothing about their gate
+
+
+def numbered(text: str) -> str:
+    import re
+
+    return re.sub(r"\b(" + "|".join(SLIP_NAMES) + r")\b", lambda m: NUMBERED[SLIP_NAMES.index(m.group(1))], text)
+
+
+def test_the_written_map_keeps_a_duplicated_name_where_it_was_written_first():
+    text = numbered((CORPUS / "automap" / "renamed_copy_paste_slip.py").read_text())
+    found, how = infer_from_source(text, "ColourLSTM", NUMBERED)
+    assert found == dict(zip(PARAM_NAMES, NUMBERED)) and "memory update" in how
+
+
+def test_a_class_neither_behaviour_nor_reading_can_map_is_refused_with_the_candidates(tmp_path, capsys):
+    text = numbered((CORPUS / "automap" / "renamed_copy_paste_slip.py").read_text())
+    text = text.replace("(input_value * self.a8)", "(input_value * self.a2)")  # a second slip
+    with pytest.raises(AmbiguousMap, match="candidates: wpr2: a2 or a5 or a8, wp2: a2 or a5 or a8"):
+        infer_from_source(text, "ColourLSTM", NUMBERED)
+    (tmp_path / "two_slips.py").write_text(text)
+    assert main(["check", str(tmp_path / "two_slips.py"), "--param-map", "auto"]) == 2
+    assert "candidates: wpr2: a2 or a5 or a8" in capsys.readouterr().err
 
 
 def test_auto_checks_a_wrong_class_with_the_lessons_names_by_those_names_and_says_so(tmp_path):

@@ -24,7 +24,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from handlstm import reference
-from handlstm.reference import PARAM_NAMES
+from handlstm.reference import GATE_PARAMS, PARAM_NAMES
 
 from .. import tolerances
 from .sandbox.protocol import CouldNotCheck
@@ -129,3 +129,74 @@ def _verify(found: dict[str, str], probe: ForwardProbe, names: list[str]) -> Non
 
 def _show(found: Mapping[str, str]) -> str:
     return "{" + ", ".join(f"{role}: {found[role]}" for role in PARAM_NAMES if role in found) + "}"
+
+
+# --- the second way: reading lstm_unit -------------------------------------------------------------
+
+def infer_from_source(text: str, class_name: str, attribute_names: Sequence[str]) -> tuple[dict[str, str], str]:
+    """The map as lstm_unit is written (reading.py): each gate's role from how it enters the memory
+    update, each attribute's slot from what it multiplies. An attribute written in two slots (a
+    copy-paste slip) keeps the slot whose gate its name shares a stem with (else the one written
+    first), and the one attribute written nowhere takes the slot left; anything less than one map
+    raises AmbiguousMap, with the candidates. Returns (map, how it was found)."""
+    from .reading import read_lstm_unit
+
+    names = list(attribute_names)
+    reading = read_lstm_unit(text, class_name, set(names))
+    if reading is None or len(reading.gates) != 4:
+        raise AmbiguousMap(f"--param-map auto could not read the four gates of {class_name}.lstm_unit "
+                           "from its source either; " + _advice(names))
+    written: dict[str, list[str]] = {}  # lesson name -> attributes written in its slot
+    for role, gate in reading.gates.items():
+        for slot, lesson in zip(("short", "input", "bias"), GATE_PARAMS[role]):
+            written[lesson] = list(dict.fromkeys(gate.slots.get(slot, [])))
+    found = {lesson: attrs[0] for lesson, attrs in written.items() if len(attrs) == 1}
+    uses: dict[str, list[str]] = {}
+    for lesson, attribute in found.items():
+        uses.setdefault(attribute, []).append(lesson)
+    line_of = {lesson: gate.line for role, gate in reading.gates.items() for lesson in GATE_PARAMS[role]}
+    for attribute, lessons in uses.items():
+        if len(lessons) > 1:  # one attribute in several slots: it stays where its name fits its gate,
+            fitting = [lesson for lesson in lessons if _fits(attribute, lesson, found)]
+            if len(fitting) != 1:  # else where it was written first (a slip copies an earlier line)
+                first = min(line_of[lesson] for lesson in lessons)
+                fitting = [lesson for lesson in lessons if line_of[lesson] == first]
+            for lesson in lessons:
+                if len(fitting) != 1 or lesson != fitting[0]:
+                    del found[lesson]
+    unused = [a for a in names if a not in found.values()]
+    open_slots = [lesson for lesson in PARAM_NAMES if lesson not in found]
+    for attribute in list(unused):
+        fitting = [lesson for lesson in open_slots if _fits(attribute, lesson, found)]
+        if len(fitting) == 1:
+            found[fitting[0]] = attribute
+            open_slots.remove(fitting[0])
+            unused.remove(attribute)
+    if len(open_slots) == 1 and len(unused) == 1:
+        found[open_slots[0]] = unused[0]
+    if len(found) != 12 or len(set(found.values())) != 12:
+        candidates = ", ".join(f"{lesson}: {' or '.join(sorted(set(written.get(lesson, [])) | set(unused))) or '?'}"
+                               for lesson in PARAM_NAMES if lesson not in found)
+        raise AmbiguousMap(f"--param-map auto: neither behaviour nor a reading of lstm_unit tells which "
+                           f"parameter plays {', '.join(l for l in PARAM_NAMES if l not in found)} "
+                           f"(candidates: {candidates}); " + _advice(names))
+    how = (f"read from lstm_unit's source (gates told apart by {reading.roles_by}; behaviour alone could "
+           "not tell, so the class may not compute the lesson's LSTM)")
+    return {lesson: found[lesson] for lesson in PARAM_NAMES}, how
+
+
+def _stem(attribute: str) -> str:
+    """w_blue1 -> blue, wlr2 -> lr: the part of a name that says which gate it belongs to."""
+    core = attribute.lower().strip("_").rstrip("0123456789_")
+    for prefix in ("weight_", "weight", "bias_", "bias", "w_", "b_", "w", "b"):
+        if core.startswith(prefix) and len(core) > len(prefix):
+            return core[len(prefix):].strip("_")
+    return core
+
+
+def _fits(attribute: str, lesson: str, found: Mapping[str, str]) -> bool:
+    """Whether `attribute`'s stem is the stem of the other attributes found in `lesson`'s gate."""
+    role = next(role for role, params in GATE_PARAMS.items() if lesson in params)
+    siblings = [found[other] for other in GATE_PARAMS[role] if other != lesson and other in found]
+    stem = _stem(attribute)
+    return bool(stem) and bool(siblings) and all(_stem(s) == stem for s in siblings)

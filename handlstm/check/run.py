@@ -27,7 +27,7 @@ from handlstm.reference import PARAM_NAMES
 
 from ..errors import UserError
 from . import report
-from .automap import infer_param_map
+from .automap import AmbiguousMap, infer_from_source, infer_param_map
 from .by_hand import not_by_hand
 from .interface import Interface, probe
 from .properties_run import (EXAMPLES, PropertyResult, Raised, SandboxSubject, count_for, explicit_for,
@@ -131,7 +131,7 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
             raise SandboxError("the checking process named a class that cannot be one")
         notes = [str(n) for n in child.setup_answers[0].get("notes") or []]
         if auto:
-            names, note = _infer_names(child)
+            names, note = _infer_names(child, source, found_class)
             notes.append(note)
             child.setup.append(("set_names", {"names": names}))  # a restarted child loads with it too
         # a forward that hangs is found here: probing takes well under a second when it does not
@@ -177,7 +177,7 @@ def _implementation(path: str, class_name, interface: Interface, names: dict, pa
     return implementation
 
 
-def _infer_names(child: Child) -> tuple[dict[str, str], str]:
+def _infer_names(child: Child, source, class_name: str) -> tuple[dict[str, str], str]:
     """--param-map auto. A class that has all 12 of the lesson's names is checked by those names,
     never remapped: otherwise a lesson-named class with two weights or gates swapped would pass
     with the swap hidden in the inferred map."""
@@ -186,9 +186,17 @@ def _infer_names(child: Child) -> tuple[dict[str, str], str]:
         names = {name: name for name in PARAM_NAMES}
         note = "--param-map auto: the class has the lesson's 12 names, so it is checked by them"
     else:
-        names = infer_param_map([n for n in found["scalars"] if isinstance(n, str) and n.isidentifier()],
-                                lambda values, days: child.call("probe_forward", values=values, days=list(days)))
-        note = "parameters found by behaviour (--param-map auto): " + ", ".join(
+        scalars = [n for n in found["scalars"] if isinstance(n, str) and n.isidentifier()]
+        try:
+            names = infer_param_map(scalars, lambda values, days: child.call("probe_forward", values=values,
+                                                                             days=list(days)))
+            how = "found by behaviour"
+        except AmbiguousMap as by_behaviour:  # a wrong class: read how lstm_unit is written instead
+            try:
+                names, how = infer_from_source(source.text, class_name, scalars)
+            except AmbiguousMap as by_reading:
+                raise AmbiguousMap(f"{by_behaviour} — and {by_reading}") from None
+        note = f"parameters {how} (--param-map auto): " + ", ".join(
             f"{lesson}={attribute}" for lesson, attribute in names.items())
         if any(attribute in PARAM_NAMES and attribute != lesson for lesson, attribute in names.items()):
             # a lesson name playing another lesson role is a swap to catch, not a renaming to hide
