@@ -66,7 +66,7 @@ def _read_param_map(argument: str):
 
 
 def _outcome(config) -> dict:
-    """{"report", "diagnoses"} of the check, made once per session (or received from the xdist controller)."""
+    """{"report": the check's report}, made once per session (or received from the xdist controller)."""
     cached = getattr(config, "_handlstm_outcome", None)
     if cached is None:
         workerinput = getattr(config, "workerinput", {})
@@ -81,8 +81,7 @@ def _outcome(config) -> dict:
                 outcome = check(settings.pop("path"), **settings)
             except UserError as error:
                 raise pytest.UsageError(f"handlstm: {error}") from None
-            # the report, and diagnosis's details (which parameter is misused where) as the command shows them
-            cached = {"report": outcome.report, "diagnoses": outcome.diagnoses}
+            cached = {"report": outcome.report}
         config._handlstm_outcome = cached
     return cached
 
@@ -167,7 +166,7 @@ class HandlstmCheck(pytest.Item):
         if check["status"] == "skip":
             pytest.skip(check.get("message") or "skipped")
         if check["status"] != "pass":
-            raise CheckFailed(check_text(check, outcome["diagnoses"] or outcome["report"]["diagnoses"], hint))
+            raise CheckFailed(check_text(check, outcome["report"]["diagnoses"], hint))
 
     def _check(self, report: dict) -> dict:
         for check in report["checks"]:
@@ -188,13 +187,15 @@ def pytest_terminal_summary(terminalreporter, config):
     outcome = getattr(config, "_handlstm_outcome", None)
     if not _enabled(config) or outcome is None:
         return
+    from .check.report import where
+
     report = outcome["report"]
     implementation = report.get("implementation") or {}
     interface = implementation.get("interface") or {}
     write = terminalreporter.write_line
     terminalreporter.section("handlstm")
     write(f"verdict: {report['verdict']}"
-          + (f"; likely mistake: {', '.join(report['diagnoses'])}" if report.get("diagnoses") else "")
+          + (f"; likely mistake: {', '.join(d['id'] for d in report['diagnoses'])}" if report.get("diagnoses") else "")
           + f" ({report.get('seconds', 0):.1f} s)")
     lengths = implementation.get("sequence_lengths") or []
     if len(lengths) > 2 and lengths == list(range(lengths[0], lengths[-1] + 1)):
@@ -206,6 +207,8 @@ def pytest_terminal_summary(terminalreporter, config):
     if implementation.get("param_map"):
         write("param map: " + json.dumps(implementation["param_map"]))
     write(f"isolation: {report.get('isolation')}")
+    for diagnosis in report.get("diagnoses", []):
+        write(f"likely mistake: {diagnosis['id']} — {diagnosis['detail']} ({where(diagnosis.get('location'))})")
     for finding in report.get("findings", []):
         write(f"finding: {finding['id']} — {finding['detail']}")
     for note in interface.get("notes", []):

@@ -170,7 +170,7 @@ def auto_report(name: str, tmp_path) -> tuple[int, dict]:
 
 def test_a_renamed_class_whose_behaviour_fits_no_map_is_checked_with_the_map_read_from_its_source(tmp_path):
     code, report = auto_report("renamed_forget_tanh.py", tmp_path)
-    assert (code, report["verdict"], report["diagnoses"][0]) == (1, "fail", "forget-gate-activation")
+    assert (code, report["verdict"], report["diagnoses"][0]["id"]) == (1, "fail", "forget-gate-activation")
     assert report["implementation"]["param_map"]["wlr1"] == "w_blue1"
     notes = report["implementation"]["interface"]["notes"]
     assert any(note.startswith("parameters read from lstm_unit's source") for note in notes)
@@ -178,7 +178,7 @@ def test_a_renamed_class_whose_behaviour_fits_no_map_is_checked_with_the_map_rea
 
 def test_a_renamed_copy_paste_slip_is_checked_and_named_not_refused(tmp_path):
     code, report = auto_report("renamed_copy_paste_slip.py", tmp_path)
-    assert (code, report["verdict"], report["diagnoses"][0]) == (1, "fail", "weights-swapped")
+    assert (code, report["verdict"], report["diagnoses"][0]["id"]) == (1, "fail", "weights-swapped")
     assert report["implementation"]["param_map"]["wpr2"] == "w_green2"  # the one parameter written nowhere
 
 
@@ -214,7 +214,7 @@ def test_auto_checks_a_wrong_class_with_the_lessons_names_by_those_names_and_say
     code = main(["check", str(CORPUS / "buggy" / "state-leak.py"), "--param-map", "auto", "--examples", "1",
                  "--json", str(tmp_path / "report.json")])
     report = json.loads((tmp_path / "report.json").read_text())
-    assert (code, report["verdict"], report["diagnoses"][0]) == (1, "fail", "state-leak")
+    assert (code, report["verdict"], report["diagnoses"][0]["id"]) == (1, "fail", "state-leak")
     assert report["implementation"]["param_map"] == {name: name for name in PARAM_NAMES}
     notes = report["implementation"]["interface"]["notes"]
     assert any("has the lesson's 12 names, so it is checked by them" in note for note in notes)
@@ -224,5 +224,5 @@ def test_auto_never_relabels_swapped_weights_in_a_class_with_the_lessons_names(t
     code = main(["check", str(CORPUS / "buggy" / "weights-swapped.py"), "--param-map", "auto",
                  "--examples", "5", "--json", str(tmp_path / "report.json")])
     report = json.loads((tmp_path / "report.json").read_text())
-    assert (code, report["verdict"], report["diagnoses"][0]) == (1, "fail", "weights-swapped")
+    assert (code, report["verdict"], report["diagnoses"][0]["id"]) == (1, "fail", "weights-swapped")
     assert report["implementation"]["param_map"] == {name: name for name in PARAM_NAMES}

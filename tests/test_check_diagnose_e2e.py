@@ -41,5 +41,5 @@ def test_check_fails_the_file_and_names_its_mistake_first(path, tmp_path, capsys
     printed = capsys.readouterr().out
     assert (code, report["verdict"]) == (1, "fail"), printed
     expected = path.stem.split("--")[0]
-    assert report["diagnoses"][0] == expected, printed
+    assert report["diagnoses"][0]["id"] == expected, printed
     assert f"likely mistake: {expected}" in printed

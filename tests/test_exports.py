@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from handlstm.check import exports
+from handlstm.check.diagnose.catalog import finding
 from handlstm.errors import UserError
 from handlstm.reference import PARAM_NAMES
 
@@ -24,7 +25,10 @@ COUNTEREXAMPLE = {"property": "forward", "parameters": {name: 0.5 for name in PA
 def report(verdict, statuses, diagnoses=(), path="class/alice.py"):
     messages = {"pass": "agrees with the reference", "fail": "final short memory differs",
                 "error": "alice.py line 3: SyntaxError: invalid syntax", "skip": "not run: forward failed"}
-    return {"verdict": verdict, "diagnoses": list(diagnoses), "seconds": 3.25,
+    located = {"file": path, "line": 12, "cell": None, "code": "f = torch.relu(...)"}
+    records = [dict(finding(d, f"what {d} means here"), location=located if i == 0 else None)
+               for i, d in enumerate(diagnoses)]
+    return {"verdict": verdict, "diagnoses": records, "seconds": 3.25,
             "implementation": {"path": path, "class": "LSTMbyHand", "sequence_lengths": [4],
                                "dtype": "float64", "interface": "lstm_unit(x, long, short) -> [long, short]"},
             "checks": [{"id": check, "status": status, "message": messages[status],
@@ -131,7 +135,9 @@ def test_junit_failures_carry_the_diagnosis_hint_and_counterexample(junit):
     failure = bob.find("testcase[@name='forward']/failure")
     assert failure.get("type") == "forget-gate-activation"
     assert failure.get("message") == "final short memory differs"
-    assert "likely mistake: forget-gate-activation\nlikely mistake: unknown" in failure.text
+    assert ("likely mistake: forget-gate-activation — what forget-gate-activation means here\n"
+            "  at bob.ipynb, line 12: f = torch.relu(...)\n"
+            "likely mistake: unknown — what unknown means here\n  not located in the source") in failure.text
     assert "hint: see the catalog entry for forget-gate-activation" in failure.text
     assert "days: [1.0, 0.5]" in failure.text
     assert "final short memory: expected 0.12, got 0.31" in failure.text

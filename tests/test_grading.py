@@ -10,6 +10,7 @@ import pytest
 from test_exports import junit_violations
 
 from handlstm.check import exports, grading
+from handlstm.check.report import diagnosis_ids
 from handlstm.check.run import check_file
 from handlstm.cli import main
 from handlstm.errors import UserError
@@ -50,7 +51,7 @@ def reports_of(out: Path) -> dict:
 
 
 def summary(report: dict) -> tuple:
-    return (report["verdict"], (report["diagnoses"] or [None])[0],
+    return (report["verdict"], (diagnosis_ids(report) or [None])[0],
             [(c["id"], c["status"]) for c in report["checks"]])
 
 
@@ -62,7 +63,7 @@ def test_jobs_2_gives_the_same_verdicts_as_one_file_at_a_time(graded, one_at_a_t
 
 def test_each_file_gets_its_own_verdict_whatever_its_neighbours_do(graded):
     _, _, out = graded
-    got = {name: (r["verdict"], (r["diagnoses"] or [None])[0]) for name, r in reports_of(out).items()}
+    got = {name: (r["verdict"], (diagnosis_ids(r) or [None])[0]) for name, r in reports_of(out).items()}
     assert got == EXPECTED
 
 

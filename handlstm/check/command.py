@@ -82,29 +82,29 @@ def run(args: argparse.Namespace) -> int:
 
         target = targets[0]
         outcomes = [check(target.path, target.class_name, **options)]
-        outcomes = [{"report": o.report, "diagnoses": o.diagnoses} for o in outcomes]
-    reports, details = [o["report"] for o in outcomes], [o["diagnoses"] for o in outcomes]
-    _write_reports(args, targets, reports, details)
+        outcomes = [{"report": o.report} for o in outcomes]
+    reports = [o["report"] for o in outcomes]
+    _write_reports(args, targets, reports)
     if many:
         from .exports import summary_table, worst_exit_code
 
         print(summary_table(targets, reports))
         return worst_exit_code(reports)
-    return _print_one(reports[0], details[0])
+    return _print_one(reports[0])
 
 
-def _print_one(report: dict, diagnoses: list) -> int:
+def _print_one(report: dict) -> int:
     from . import report as reporting
     from .diagnose import hint
 
     if {c["status"] for c in report["checks"]} != {"error"}:  # a file that could not be checked: its one line
-        print(reporting.human(report, diagnoses, hint))
+        print(reporting.human(report, hint))
     if report["verdict"] == "error":
         print(f"handlstm check: error: {reporting.error_line(report)}", file=sys.stderr)
     return reporting.exit_code(report)
 
 
-def _write_reports(args, targets, reports: list[dict], details: list[list]) -> None:
+def _write_reports(args, targets, reports: list[dict]) -> None:
     """--json, --report-dir, --csv, --junit-xml and --gradescope, each written whole (after every
     sandbox of the run has ended)."""
     from . import exports
@@ -118,6 +118,6 @@ def _write_reports(args, targets, reports: list[dict], details: list[list]) -> N
     if args.csv:
         exports.write_csv(args.csv, targets, reports)
     if args.junit_xml:
-        exports.write_junit_xml(args.junit_xml, reports, hint, details)
+        exports.write_junit_xml(args.junit_xml, reports, hint)
     if args.gradescope:
-        exports.write_gradescope(args.gradescope, reports, hint, details)
+        exports.write_gradescope(args.gradescope, reports, hint)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import UserError
-from .report import EXIT_CODES, display_path, error_line, write_atomically
+from .report import EXIT_CODES, diagnosis_ids, display_path, error_line, where, write_atomically
 
 # Gradescope's autograder specification (gradescope-autograders.readthedocs.io/en/latest/specs/)
 GRADESCOPE_STATUS = {"pass": "passed"}  # every other status scores 0 and is "failed"
@@ -26,16 +26,15 @@ POINTS_PER_CHECK = 1.0
 
 def check_text(check: dict, diagnoses: Sequence, hint: Callable[[str], str] | None = None) -> str:
     """A check's explanation as `handlstm check` prints it: its message, then for a failure the
-    likely mistakes (ids, or diagnosis dicts with their detail), the counterexample and a hint."""
-    from .report import CHECK_HINTS, counterexample_lines
+    likely mistakes (report.Diagnosis records: what, where), the counterexample and a hint."""
+    from .report import CHECK_HINTS, counterexample_lines, diagnosis_lines
 
     lines = [check.get("message") or check["status"]]
     if check["status"] != "fail":
         return "\n".join(lines)
-    found = [d if isinstance(d, dict) else {"id": d} for d in diagnoses]
+    found = list(diagnoses)
     for diagnosis in found:
-        lines.append(f"likely mistake: {diagnosis['id']}"
-                     + (f" — {diagnosis['detail']}" if diagnosis.get("detail") else ""))
+        lines += diagnosis_lines(diagnosis)
     if check.get("counterexample"):
         lines += ["counterexample:"] + ["  " + line for line in counterexample_lines(check["counterexample"])]
     best = found[0]["id"] if found else None
@@ -52,7 +51,7 @@ def _seconds(value) -> str:
 
 
 def junit_xml(reports: Sequence[dict], hint: Callable[[str], str] | None = None,
-              details: Sequence[list] | None = None) -> str:
+              ) -> str:
     """JUnit XML as CI systems read it: <testsuites> of one <testsuite> per file, a <testcase> per check."""
     root = ET.Element("testsuites", name="handlstm check")
     totals = dict(tests=0, failures=0, errors=0, skipped=0)
@@ -76,13 +75,13 @@ def junit_xml(reports: Sequence[dict], hint: Callable[[str], str] | None = None,
         ET.SubElement(properties, "property", name="isolation", value=str(report.get("isolation", "")))
         for finding in report.get("findings", []):
             ET.SubElement(properties, "property", name=finding["id"], value=finding["detail"])
-        ET.SubElement(properties, "property", name="diagnoses", value=", ".join(report.get("diagnoses", [])))
+        ET.SubElement(properties, "property", name="diagnoses", value=", ".join(diagnosis_ids(report)))
         for check in checks:
             case = ET.SubElement(suite, "testcase", name=check["id"], classname=_classname(path),
                                  time=_seconds(check.get("seconds")))
-            text = check_text(check, _diagnoses(report, details, index), hint)
+            text = check_text(check, report.get("diagnoses", []), hint)
             if check["status"] == "fail":
-                kind = (report.get("diagnoses") or ["unknown"])[0]
+                kind = (diagnosis_ids(report) or ["unknown"])[0]
                 ET.SubElement(case, "failure", message=_first_line(text), type=kind).text = text
             elif check["status"] == "error":
                 ET.SubElement(case, "error", message=_first_line(text), type="could-not-check").text = text
@@ -96,11 +95,6 @@ def junit_xml(reports: Sequence[dict], hint: Callable[[str], str] | None = None,
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _diagnoses(report: dict, details: Sequence[list] | None, index: int) -> list:
-    """Diagnosis's details for the report where given (which parameter is misused where), else its ids."""
-    return (details[index] if details and details[index] else None) or report.get("diagnoses", [])
-
-
 def _classname(path: str) -> str:
     """A dotted name CI systems group by: handlstm.<file name without extension>."""
     stem = path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
@@ -108,13 +102,13 @@ def _classname(path: str) -> str:
 
 
 def gradescope_results(report: dict, hint: Callable[[str], str] | None = None,
-                       points_per_check: float = POINTS_PER_CHECK, details: list | None = None) -> dict:
+                       points_per_check: float = POINTS_PER_CHECK) -> dict:
     """Gradescope's results.json for one submission: a test per check, a total score."""
     tests = []
     for number, check in enumerate(report["checks"], start=1):
         passed = check["status"] == "pass"
         output = (check.get("message") or "") if passed else check_text(
-            check, details or report.get("diagnoses", []), hint)
+            check, report.get("diagnoses", []), hint)
         tests.append({"name": check["id"], "number": str(number),
                       "score": points_per_check if passed else 0.0, "max_score": points_per_check,
                       "status": GRADESCOPE_STATUS.get(check["status"], "failed"),
@@ -123,8 +117,8 @@ def gradescope_results(report: dict, hint: Callable[[str], str] | None = None,
     summary = f"handlstm check: {report['verdict']}"
     if implementation.get("class"):
         summary += f" ({implementation.get('path')}: {implementation['class']})"
-    if report.get("diagnoses"):
-        summary += "; likely mistake: " + ", ".join(report["diagnoses"])
+    for diagnosis in report.get("diagnoses", []):
+        summary += f"; likely mistake: {diagnosis['id']} — {diagnosis['detail']} ({where(diagnosis.get('location'))})"
     if implementation.get("param_map"):
         summary += "; parameter map: " + json.dumps(implementation["param_map"])
     for finding in report.get("findings", []):
@@ -136,15 +130,15 @@ def gradescope_results(report: dict, hint: Callable[[str], str] | None = None,
 
 
 def write_junit_xml(path: str, reports: Sequence[dict], hint: Callable[[str], str] | None = None,
-                    details: Sequence[list] | None = None) -> None:
-    write_atomically(path, junit_xml(reports, hint, details), "--junit-xml")
+                    ) -> None:
+    write_atomically(path, junit_xml(reports, hint), "--junit-xml")
 
 
 def write_gradescope(path: str, reports: Sequence[dict], hint: Callable[[str], str] | None = None,
-                     details: Sequence[list] | None = None) -> None:
+                     ) -> None:
     if len(reports) != 1:
         raise UserError(f"--gradescope writes one submission's results: give one file, not {len(reports)}")
-    results = gradescope_results(reports[0], hint, details=details[0] if details else None)
+    results = gradescope_results(reports[0], hint)
     write_atomically(path, json.dumps(results, indent=2) + "\n", "--gradescope")
 
 
@@ -162,7 +156,7 @@ def first_diagnosis(report: dict) -> str:
     """The table's and gradebook's one-word reason: the first diagnosis, or why it could not be checked."""
     if report["verdict"] == "error":
         return error_line(report) or "could not be checked"
-    return (report.get("diagnoses") or ["-"])[0] if report["verdict"] == "fail" else "-"
+    return (diagnosis_ids(report) or ["-"])[0] if report["verdict"] == "fail" else "-"
 
 
 def summary_table(targets: Sequence, reports: Sequence[dict], width: int = 60) -> str:
@@ -198,7 +192,7 @@ def write_csv(path: str, targets: Sequence, reports: Sequence[dict]) -> None:
     text = io.StringIO(newline="")
     writer = csv.writer(text)
     writer.writerow(["file", "class", "verdict", "score", "max_score", *GRADEBOOK_CHECKS,
-                     "diagnoses", "error", "param_map", "isolation", "seconds"])
+                     "diagnoses", "where", "error", "param_map", "isolation", "seconds"])
     for target, report in zip(targets, reports):
         status = {c["id"]: c["status"] for c in report["checks"]}
         implementation = report.get("implementation") or {}
@@ -206,7 +200,9 @@ def write_csv(path: str, targets: Sequence, reports: Sequence[dict]) -> None:
         writer.writerow([_cell(target.shown), _cell(implementation.get("class") or target.class_name or ""),
                          report["verdict"], sum(s == "pass" for s in status.values()), len(status),
                          *(status.get(c, "") for c in GRADEBOOK_CHECKS),
-                         _cell(" ".join(report.get("diagnoses", []))),
+                         _cell(" ".join(diagnosis_ids(report))),
+                         _cell("; ".join(f"{d['detail']} ({where(d.get('location'))})"
+                                         for d in report.get("diagnoses", []))),
                          _cell(first_diagnosis(report)) if report["verdict"] == "error" else "",
                          _cell(json.dumps(param_map)) if param_map else "", report.get("isolation", ""),
                          f"{float(report.get('seconds') or 0):.2f}"])

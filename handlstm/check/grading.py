@@ -127,7 +127,7 @@ def _worker(connection: Connection, options: dict) -> None:
         except UserError as error:  # e.g. a --param-map that names no lesson parameter: its one line
             connection.send(error_outcome(target, str(error), 0.0, options["isolation"]))
         else:
-            connection.send({"report": outcome.report, "diagnoses": outcome.diagnoses})
+            connection.send({"report": outcome.report})
     connection.close()
 
 
@@ -136,7 +136,7 @@ def error_outcome(target: Target, message: str, seconds: float, isolation: str) 
     from .report import error_report
 
     report = error_report(display_path(target.path), message, seconds, isolation, target.class_name)
-    return {"diagnoses": [], "report": report}
+    return {"report": report}
 
 
 def _context():
@@ -149,8 +149,7 @@ def _context():
 
 def check_many(targets: Sequence[Target], jobs: int, options: dict,
                on_done: Callable[[Target, dict, int, int], None] | None = None) -> list[dict]:
-    """The check of every target, `jobs` at a time, in target order: {"report": the --json report,
-    "diagnoses": diagnosis's details (which parameter is misused where)}.
+    """The check of every target, `jobs` at a time, in target order: {"report": the --json report}.
 
     Up to `jobs` workers each check one file at a time. A worker that dies or overruns its limit
     is stopped (with everything it started), its file gets an error row, and a fresh worker

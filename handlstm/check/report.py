@@ -46,6 +46,21 @@ Implementation = TypedDict("Implementation", {
 })
 
 
+class Location(TypedDict):
+    file: str
+    line: int                       # in the file; in a notebook, in its cell
+    cell: "int | None"              # the notebook cell, counted from 1
+    code: str                       # the line itself
+
+
+class Diagnosis(TypedDict):
+    id: str                         # the catalog id (docs/mistakes.md)
+    detail: str                     # what exactly, in the learner's names where the class renames them
+    gate: "str | None"              # forget, input, candidate, output; None where not one gate
+    parameters: list[str]           # lesson names concerned: [misused, expected] for a slip
+    location: "Location | None"     # where in the learner's file; None where no one place was found
+
+
 class Finding(TypedDict):
     id: str  # e.g. "not-by-hand"
     detail: str
@@ -54,7 +69,7 @@ class Finding(TypedDict):
 class Report(TypedDict):
     verdict: str                    # pass, fail, error
     checks: list[Check]
-    diagnoses: list[str]            # catalog ids, best first (the details travel beside the report)
+    diagnoses: list[Diagnosis]      # likely mistakes, best first
     findings: list[Finding]         # facts that do not decide the verdict unless asked to
     implementation: Implementation
     isolation: str                  # "sandbox" (bubblewrap) or "process"
@@ -93,11 +108,29 @@ def error_line(report: Report) -> str | None:
 EXIT_CODES = {"pass": 0, "fail": 1, "error": 2}  # a folder exits with its worst file's code
 
 
+def diagnosis_ids(report: dict) -> list[str]:
+    return [d["id"] for d in report.get("diagnoses") or []]
+
+
+def where(location: dict | None) -> str:
+    """`at file, line N: code` (`at file, cell C, line N: code` in a notebook), or that it was not found."""
+    if not location:
+        return "not located in the source"
+    cell = f"cell {location['cell']}, " if location.get("cell") else ""
+    return f"at {location['file']}, {cell}line {location['line']}: {location['code']}"
+
+
+def diagnosis_lines(diagnosis: dict) -> list[str]:
+    """A likely mistake as every text output shows it: id and detail, then where."""
+    detail = f" — {diagnosis['detail']}" if diagnosis.get("detail") else ""
+    return [f"likely mistake: {diagnosis['id']}{detail}", f"  {where(diagnosis.get('location'))}"]
+
+
 def exit_code(report: dict) -> int:
     return EXIT_CODES[report["verdict"]]
 
 
-def human(report: dict, diagnoses: list[dict] | None = None, hint=None) -> str:
+def human(report: dict, hint=None) -> str:
     """The text `handlstm check` prints. `hint(id)` gives a diagnosis's hint, if diagnosis has one."""
     implementation = report["implementation"]
     title = implementation["path"] + (f":{implementation['class']}" if implementation.get("class") else "")
@@ -114,14 +147,13 @@ def human(report: dict, diagnoses: list[dict] | None = None, hint=None) -> str:
         lines += [f"  {MARKS[c['status']]} {c['id']:<{width}}  {c['message']}" for c in report["checks"]]
     failed = [c for c in report["checks"] if c["status"] == "fail"]
     if failed:
-        for diagnosis in diagnoses or [{"id": d, "detail": ""} for d in report["diagnoses"]]:
-            detail = f" — {diagnosis['detail']}" if diagnosis.get("detail") else ""
-            lines.append(f"  likely mistake: {diagnosis['id']}{detail}")
+        for diagnosis in report["diagnoses"]:
+            lines += ["  " + line for line in diagnosis_lines(diagnosis)]
         first = failed[0]
         if first.get("counterexample"):
             lines.append("  counterexample:")
             lines += ["    " + line for line in counterexample_lines(first["counterexample"])]
-        best = (diagnoses or [{}])[0].get("id") or (report["diagnoses"] or [None])[0]
+        best = (diagnosis_ids(report) or [None])[0]
         text = (hint(best) if hint and best else "") or CHECK_HINTS[first["id"]]
         lines.append(f"  hint: {text}")
     for finding in report.get("findings", []):

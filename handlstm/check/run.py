@@ -6,7 +6,7 @@ here with the one definition of each property (handlstm/properties.py).
 
 `check(path, class_name=None, param_map=None, timeout=60.0, examples=EXAMPLES, isolation=None,
 by_hand_only=False) -> Outcome` gives the `--json` report (its shape: report.Report) and
-diagnosis's details. Every problem with the learner's file (missing, syntax error, no class,
+diagnosis. Every problem with the learner's file (missing, syntax error, no class,
 import error, timeout, crash, memory limit) is *returned* as verdict "error", each check "error"
 with the one clear line as its message. `UserError` is raised only for bad arguments from the
 caller. A fail anywhere makes the verdict "fail" even if another check could not finish.
@@ -28,6 +28,7 @@ from handlstm.reference import PARAM_NAMES
 from ..errors import UserError
 from . import report
 from .automap import AmbiguousMap, infer_from_source, infer_param_map
+from .reading import read_lstm_unit
 from .by_hand import not_by_hand
 from .interface import Interface, probe
 from .properties_run import (EXAMPLES, PropertyResult, Raised, SandboxSubject, count_for, explicit_for,
@@ -57,7 +58,11 @@ CHECK_FAILURES = (CouldNotCheck, SandboxError, LearnerError)  # each ends a chec
 @dataclass
 class Outcome:
     report: Report  # the --json report
-    diagnoses: list[dict]  # diagnosis's findings, best first: {"id", "detail", ...}
+
+    @property
+    def diagnoses(self) -> list[dict]:
+        """The likely mistakes, best first (report.Diagnosis records)."""
+        return self.report["diagnoses"]
 
 
 def check_file(path: str, class_name: str | None = None, param_map: dict | str | None = None,
@@ -91,7 +96,7 @@ def lesson_names(param_map: dict | None) -> dict[str, str]:
 def check(path: str, class_name: str | None = None, param_map: dict | str | None = None,
           timeout: float = 60.0, examples: int = EXAMPLES, isolation: str | None = None,
           by_hand_only: bool = False, student_folder: str | None = None) -> Outcome:
-    """check_file, keeping diagnosis's details (which parameter is misused where) for the human report.
+    """check_file, as an Outcome (the report, and its likely mistakes as `diagnoses`).
     With `student_folder`, the student's other modules beside the file are importable by it."""
     started = time.monotonic()
     validate(timeout, examples)
@@ -105,7 +110,7 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
         text = message if message.startswith(shown) else f"{shown}: {message}"
         implementation = _implementation(shown, found_class, interface, names, param_map) if interface else None
         return Outcome(report.error_report(shown, text, time.monotonic() - started, isolation, found_class,
-                                           implementation), [])
+                                           implementation))
 
     try:
         source = read_source(path)
@@ -159,13 +164,18 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
         verdict = report.verdict_of(checks)
         numbers_failed = any(c["status"] == "fail" for c in checks if c["id"] in CHECK_IDS)
         diagnoses = _diagnose(child, found_class, interface, results, total_deadline) if numbers_failed else []
+        if diagnoses:
+            from .diagnose.locate import locate
+
+            reading = read_lstm_unit(source.text, found_class, set(names.values()))
+            diagnoses = locate(diagnoses, source, found_class, names, reading)
     finally:
         child.close()
-    outcome: Report = {"verdict": verdict, "checks": checks, "diagnoses": [d["id"] for d in diagnoses],
+    outcome: Report = {"verdict": verdict, "checks": checks, "diagnoses": diagnoses,
                        "findings": findings,
                        "implementation": _implementation(shown, found_class, interface, names, param_map),
                        "isolation": isolation, "seconds": round(time.monotonic() - started, 2)}
-    return Outcome(outcome, diagnoses)
+    return Outcome(outcome)
 
 
 def _implementation(path: str, class_name, interface: Interface, names: dict, param_map) -> dict:

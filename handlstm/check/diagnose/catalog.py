@@ -38,7 +38,7 @@ HINTS = {
 }
 
 
-Diagnosis = dict  # {"id": str, "detail": str}
+Diagnosis = dict  # report.Diagnosis: {"id", "detail", "gate", "parameters", "location"}
 
 
 def hint(mistake: str) -> str:
@@ -47,9 +47,12 @@ def hint(mistake: str) -> str:
 
 
 
-def finding(mistake: str, detail: str) -> Diagnosis:
+def finding(mistake: str, detail: str, gate: str | None = None, parameters: list[str] | tuple = ()) -> Diagnosis:
+    """One diagnosis: the catalog id, what exactly is wrong, the gate it is in (forget, input,
+    candidate, output; None where it is not in one gate), and the lesson names of the parameters
+    concerned ([misused, expected] for a slip). Where in the learner's file: locate.py adds it."""
     assert mistake in CATALOG, mistake
-    return {"id": mistake, "detail": detail}
+    return {"id": mistake, "detail": detail, "gate": gate, "parameters": list(parameters), "location": None}
 
 
 def unique(found: list[Diagnosis]) -> list[Diagnosis]:

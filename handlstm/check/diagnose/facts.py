@@ -63,9 +63,10 @@ class Facts:
         found = []
         if unregistered:
             found.append(finding("parameter-not-registered", f"{names_text(unregistered)}: not an nn.Parameter "
-                            "of the module, so no optimizer sees it"))
+                            "of the module, so no optimizer sees it", parameters=unregistered))
         if frozen:
-            found.append(finding("parameter-not-trainable", f"{names_text(frozen)}: requires_grad is off"))
+            found.append(finding("parameter-not-trainable", f"{names_text(frozen)}: requires_grad is off",
+                                 parameters=frozen))
         return found
 
     def training_mistakes(self) -> list[Diagnosis]:
@@ -73,7 +74,8 @@ class Facts:
         found = []
         missing = self.names_where("in_optimizer", False, leaving_out=unregistered + frozen)
         if missing:
-            found.append(finding("optimizer-params", f"the optimizer does not update {names_text(missing)}"))
+            found.append(finding("optimizer-params", f"the optimizer does not update {names_text(missing)}",
+                                 parameters=missing))
         if self.optimizer.get("error"):
             found.append(finding("optimizer-params",
                             f"configure_optimizers gives no optimizer: {self.optimizer['error']}"))

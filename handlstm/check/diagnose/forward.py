@@ -11,7 +11,7 @@ import numpy as np
 from handlstm import reference
 
 from ... import tolerances
-from ...mutants import Mutation, classic_mistakes, combine, day_patterns, hand_off_slips
+from ...mutants import GATE_OF, Mutation, classic_mistakes, combine, day_patterns, hand_off_slips
 from .catalog import Diagnosis, finding
 from .probes import (DAYS, LESSON_VIEW, VIEWS, Probes, answers, ask, at, explains, number, probe,
                      ratios)
@@ -69,13 +69,26 @@ def forward_mistakes(subject, extra=()) -> list[Diagnosis]:
             matched = ([m for m in _hand_off_slips() if explains(m, probes, got, view)]
                        or _day_patterns_explaining(probes) or _fitted_initial_state(probes))
         if matched:
-            return [finding(m.id, m.detail) for m in matched]
+            return [finding(m.id, m.detail, *structure(m)) for m in matched]
     # two mistakes of forward alone where lstm_unit is right; at least one in lstm_unit where it is not
     pool = [m for m in _classic() if lesson_unit is not True or not m.changes_unit]
     matched = _pairs(pool, probes, got, need_unit=lesson_unit is False)
     if matched:
-        return [finding(m.id, m.detail) for m in matched]
+        return [finding(m.id, m.detail, *structure(m)) for m in matched]
     return [finding("unknown", _where_it_differs(subject, probes, lesson_unit))]
+
+
+def structure(mutation: Mutation) -> tuple[str | None, list[str]]:
+    """(the gate, the lesson names concerned) of a mistake: for a slip, [misused, expected]."""
+    if mutation.uses:
+        expected, misused = next(iter(mutation.uses.items()))
+        parameters = [misused, expected] if misused in GATE_OF else [expected]
+        return GATE_OF[expected], parameters
+    if mutation.activations:
+        return next(iter(mutation.activations)), []
+    if mutation.gate_roles:
+        return next(iter(mutation.gate_roles)), []
+    return None, []
 
 
 def _pairs(pool: list[Mutation], probes: Probes, got: np.ndarray, need_unit: bool) -> list[Mutation]:

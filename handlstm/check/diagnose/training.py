@@ -31,7 +31,7 @@ def gradient_mistakes(subject) -> list[Diagnosis]:
     wrong = [n for n in PARAM_NAMES if n not in missing
              and abs(number(got[n]) - float(expected[n])) > float(tolerance[n])]
     if missing:
-        return [finding("gradient-blocked", f"no gradient reaches {names_text(missing)}")]
+        return [finding("gradient-blocked", f"no gradient reaches {names_text(missing)}", parameters=missing)]
     if not wrong:
         return [finding("gradient-blocked", "gradients differ from the lesson's only on the counterexample")]
     # memories detached between days: only the last day's step passes gradients back
@@ -40,7 +40,7 @@ def gradient_mistakes(subject) -> list[Diagnosis]:
     if all(abs(number(got[n]) - float(detached[n])) <= float(tolerance[n]) for n in PARAM_NAMES):
         return [finding("gradient-blocked",
                    "gradients stop at the memories between days (.detach() or re-wrapping)")]
-    return [finding("gradient-blocked", f"the gradients of {names_text(wrong)} are wrong")]
+    return [finding("gradient-blocked", f"the gradients of {names_text(wrong)} are wrong", parameters=wrong)]
 
 
 TRAINING_STEPS = 6
