@@ -190,3 +190,20 @@ def test_hostile_files_never_pass_and_never_hang(name):
         assert report["checks"][0]["status"] == "fail"  # the sigmoid candidate shows in forward
     else:
         assert any(text in error_line(report) for text in ((says,) if isinstance(says, str) else says))
+
+
+def test_a_slip_in_a_notebook_is_located_by_cell_and_line_in_the_cell(tmp_path):
+    notebook = json.loads((CORPUS / "correct/notebook.ipynb").read_text())
+    cell = notebook["cells"][3]  # the class: the fourth cell, counted from 1 as Jupyter users count
+    source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    slip = "(short_memory * self.wlr1) + (input_value * self.wlr2)"
+    assert source.count(slip) == 1
+    source = source.replace(slip, "(short_memory * self.wpr1) + (input_value * self.wlr2)")
+    cell["source"] = source
+    (tmp_path / "slip.ipynb").write_text(json.dumps(notebook))
+    report = check_file(str(tmp_path / "slip.ipynb"), examples=EXAMPLES, timeout=TIMEOUT)
+    first = report["diagnoses"][0]
+    assert (report["verdict"], first["id"], first["gate"], first["parameters"]) == (
+        "fail", "weights-swapped", "forget", ["wpr1", "wlr1"])
+    line = next(i for i, text in enumerate(source.splitlines(), start=1) if "self.wpr1) +" in text)
+    assert (first["location"]["cell"], first["location"]["line"]) == (4, line)

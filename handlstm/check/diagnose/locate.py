@@ -77,13 +77,15 @@ def _line(diagnosis: dict, methods: dict, names: dict[str, str], reading: Readin
         return _last(forward, lambda n: isinstance(n, ast.Return))
     if mistake == "initial-state":
         return _first(forward, lambda n: isinstance(n, ast.Assign))
-    if mistake in ("state-not-carried", "sequence-order"):
+    if mistake == "state-not-carried":  # the call that is handed the wrong memory
         calls = _all(forward, _calls_lstm_unit)
         day = re.match(r"day (\d+) ", diagnosis.get("detail", ""))
         if day and len(calls) >= int(day.group(1)):
             return calls[int(day.group(1)) - 1]
+        return calls[0] if len(calls) == 1 else None
+    if mistake == "sequence-order":  # the loop that walks the days; an unrolled forward: not one line
         loops = _all(forward, lambda n: isinstance(n, (ast.For, ast.While)))
-        return (loops or calls or [None])[0]
+        return loops[0] if len(loops) == 1 else None
     if mistake == "gradient-blocked":
         return next((line for method in (unit, forward) if method
                      for line in [_first(method, _cuts_gradient)] if line), None)
