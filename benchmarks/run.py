@@ -31,8 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -156,7 +156,7 @@ def reference_throughput(quick: bool) -> dict:
         for name, value in params.items():
             getattr(module, name).fill_(value)
     rows, result = [], {"torch_threads": torch.get_num_threads()}
-    for exponent in range(0, 6 if quick else 7):
+    for exponent in range(6 if quick else 7):
         batch = 10**exponent
         days, labels = rng.normal(size=(batch, DAYS)), rng.uniform(size=batch)
         days_t, labels_t = torch.tensor(days), torch.tensor(labels)

@@ -13,7 +13,7 @@ passes and the catalog of classic mistakes is still caught.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

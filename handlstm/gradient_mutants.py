@@ -11,7 +11,7 @@ properties catch every one.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.optim import Adam

@@ -8,8 +8,8 @@ tests/, `handlstm check` and the pytest plugin all run these same functions.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

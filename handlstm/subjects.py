@@ -7,7 +7,8 @@ nn.LSTM and the reference are all subjects, and so is a learner's class (in a ch
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Protocol
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import torch
 

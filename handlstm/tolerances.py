@@ -15,7 +15,8 @@ import numpy as np
 
 from handlstm import reference
 from handlstm.reference import GATE_PARAMS, GATES
-from handlstm.reference.adam import BETAS as ADAM_BETAS, EPS as ADAM_EPS
+from handlstm.reference.adam import BETAS as ADAM_BETAS
+from handlstm.reference.adam import EPS as ADAM_EPS
 
 UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import lightning as L
 import torch

@@ -4,8 +4,7 @@ import pytest
 import torch
 from hypothesis import example, given
 
-from handlstm import reference
-from handlstm import properties, strategies
+from handlstm import properties, reference, strategies
 from handlstm.model import LSTMByHand, LSTMbyHand
 from handlstm.strategies import Example
 from handlstm.subjects import ModuleSubject, TorchLSTMSubject
@@ -73,7 +72,7 @@ def test_hand_module_passes_gradcheck_in_float64(params, days):
     assert torch.autograd.gradcheck(module.module, (inputs,))
     # the parameters too: gradcheck over a functional call with the 12 values as inputs
     values = tuple(torch.tensor(params[n], dtype=torch.float64, requires_grad=True) for n in names)
-    functional = lambda *v: torch.func.functional_call(  # noqa: E731
+    functional = lambda *v: torch.func.functional_call(
         module.module, dict(zip(names, v)), (inputs.detach(),))
     assert torch.autograd.gradcheck(functional, values)
 

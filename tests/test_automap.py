@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from handlstm.reference import GATE_PARAMS, GATES, PARAM_NAMES
 
 from handlstm.check.automap import AmbiguousMap, infer_from_source, infer_param_map
 from handlstm.cli import main
 from handlstm.mutants import Mutation, classic_mistakes
-from handlstm.reference import GATE_PARAMS, GATES, PARAM_NAMES
 
 # naming schemes learners use, each a function of (gate, slot index 0=short weight 1=input weight 2=bias)
 COLOURS = {"forget": "blue", "input": "green", "candidate": "yellow", "output": "red"}
@@ -226,3 +226,22 @@ def test_auto_never_relabels_swapped_weights_in_a_class_with_the_lessons_names(t
     report = json.loads((tmp_path / "report.json").read_text())
     assert (code, report["verdict"], report["diagnoses"][0]["id"]) == (1, "fail", "weights-swapped")
     assert report["implementation"]["param_map"] == {name: name for name in PARAM_NAMES}
+
+
+def test_reading_a_hostile_lstm_unit_ends_at_once():
+    """Terms that double on every line (2^80 of them written out) and an expression nested 50000
+    deep: the reading gives up quickly instead of hanging or crashing the grader."""
+    import time
+
+    from handlstm.check.reading import read_lstm_unit
+
+    doubling = "\n".join(["        a = short_memory * self.w1 + x * self.w2 + self.b"]
+                         + ["        a = a * a + a"] * 80)
+    deep = "        a = " + " + ".join(["x"] * 50000)
+    for body in (doubling, deep):
+        text = ("import torch\nclass L:\n    def lstm_unit(self, x, long_memory, short_memory):\n" + body
+                + "\n        f = torch.sigmoid(a)\n        c = long_memory * f + f * torch.tanh(a)\n"
+                "        return [c, torch.tanh(c) * f]\n")
+        started = time.monotonic()
+        reading = read_lstm_unit(text, "L", {"w1", "w2", "b"})
+        assert time.monotonic() - started < 5 and (reading is None or len(reading.gates) < 4)

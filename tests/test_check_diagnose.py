@@ -7,17 +7,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from handlstm.reference import GATE_PARAMS, PARAM_NAMES
 
-from handlstm import reference
-from handlstm import tolerances
+from handlstm import reference, tolerances
 from handlstm.check import diagnose as diagnosis
+from handlstm.check.diagnose import CATALOG, diagnose
 from handlstm.check.diagnose.forward import _where_it_differs as where_it_differs
 from handlstm.check.diagnose.probes import predictions, probe
-from handlstm.check.diagnose import CATALOG, diagnose
 from handlstm.model import LSTMByHand
 from handlstm.mutants import MutantSubject, Mutation, classic_mistakes, combine, day_patterns, hand_off_slips
 from handlstm.subjects import ModuleSubject
-from handlstm.reference import GATE_PARAMS, PARAM_NAMES
 
 FORWARD_FAILS = {"forward": {"id": "forward", "status": "fail"}}
 MISTAKES = classic_mistakes()
@@ -26,6 +25,11 @@ MISTAKES = classic_mistakes()
 def first(found: list[dict]) -> dict:
     assert found and all(d["id"] in CATALOG for d in found), found
     return found[0]
+
+
+def brief(diagnosis: dict) -> dict:
+    """What a diagnosis names (the gate, parameters and location are tested where they matter)."""
+    return {"id": diagnosis["id"], "detail": diagnosis["detail"]}
 
 
 # --- forward-level mistakes: which mutation reproduces the numbers -------------------------------
@@ -49,14 +53,15 @@ def test_every_way_of_misreading_four_days_is_a_sequence_order_mistake():
 
 def test_a_day_given_a_wrong_memory_by_hand_is_a_state_not_carried_mistake():
     wrong = [(m.detail, found) for m in hand_off_slips(4)
-             if (found := diagnose(MutantSubject(m), FORWARD_FAILS, {}))[0] != {"id": m.id,
-                                                                                "detail": m.detail}]
+             if brief((found := diagnose(MutantSubject(m), FORWARD_FAILS, {}))[0]) != {"id": m.id,
+                                                                                       "detail": m.detail}]
     assert not wrong
 
 
 def test_a_copy_paste_slip_says_which_parameter_is_misused_where():
     found = diagnose(MutantSubject(Mutation(uses={"wlr1": "wpr1"})), FORWARD_FAILS, {})
-    assert found == [{"id": "weights-swapped", "detail": "wpr1 used where wlr1 belongs (forget gate)"}]
+    assert found == [{"id": "weights-swapped", "detail": "wpr1 used where wlr1 belongs (forget gate)",
+                      "gate": "forget", "parameters": ["wpr1", "wlr1"], "location": None}]
 
 
 def test_memories_starting_at_any_constant_are_an_initial_state_mistake():
@@ -240,7 +245,8 @@ def test_memories_detached_between_days_are_named_as_such():
 
 def test_parameters_without_gradient_are_named_from_the_facts():
     frozen = diagnose(subject(LSTMByHand), results(gradients="fail"), facts(bo1={"requires_grad": False}))
-    assert first(frozen) == {"id": "parameter-not-trainable", "detail": "bo1: requires_grad is off"}
+    assert brief(first(frozen)) == {"id": "parameter-not-trainable", "detail": "bo1: requires_grad is off"}
+    assert first(frozen)["parameters"] == ["bo1"]
     plain = diagnose(subject(LSTMByHand), results(training="fail"),
                      facts(bp1={"is_parameter": False, "registered": False, "requires_grad": False,
                                 "in_optimizer": False}))
@@ -253,20 +259,20 @@ def test_an_optimizer_that_misses_parameters_is_named_from_the_facts_or_from_tra
                     facts(**{n: {"in_optimizer": False} for n in ("wlr1", "wlr2", "blr1")}))
     assert first(told)["detail"] == "the optimizer does not update wlr1, wlr2, blr1 (the whole forget gate)"
     seen = diagnose(subject(ForgetGateNotOptimized), results(training="fail"), {})
-    assert first(seen) == {"id": "optimizer-params",
-                           "detail": "wlr1, wlr2, blr1 (the whole forget gate) never change in training"}
+    assert brief(first(seen)) == {"id": "optimizer-params",
+                                  "detail": "wlr1, wlr2, blr1 (the whole forget gate) never change in training"}
 
 
 def test_a_wrong_loss_is_named_from_how_training_moves_the_parameters():
     found = diagnose(subject(AbsoluteLoss), results(training="fail"), facts())
-    assert first(found) == {"id": "loss-function", "detail": "the loss is |output - label|"}
+    assert brief(first(found)) == {"id": "loss-function", "detail": "the loss is |output - label|"}
 
 
 def test_a_training_step_without_a_loss_is_named_from_the_facts():
     no_loss = facts()
     no_loss["training_step"] = {"returns_loss": False, "returned": "None", "error": None}
     found = diagnose(subject(LSTMByHand), results(training="fail"), no_loss)
-    assert first(found) == {"id": "loss-function", "detail": "training_step returns nothing, not the loss"}
+    assert brief(first(found)) == {"id": "loss-function", "detail": "training_step returns nothing, not the loss"}
 
 
 def test_memories_kept_between_calls_are_a_state_leak():
@@ -361,4 +367,5 @@ def test_a_forward_that_gives_no_number_is_unknown_and_says_so():
             raise RuntimeError("forward returned list, not a tensor")
 
     found = diagnose(NoForward(Mutation()), FORWARD_FAILS, {})
-    assert found == [{"id": "unknown", "detail": "lstm_unit is right, but forward gives no number for four days"}]
+    assert [brief(d) for d in found] == [{"id": "unknown",
+                                          "detail": "lstm_unit is right, but forward gives no number for four days"}]

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from handlstm.reference import PARAM_NAMES
 
 from handlstm import properties
 from handlstm.check import source as load
+from handlstm.check.diagnose import CATALOG, diagnose
 from handlstm.check.interface import probe
 from handlstm.check.sandbox.runner import Session
 from handlstm.data import LABELS, SEQUENCES
-from handlstm.check.diagnose import CATALOG, diagnose
 from handlstm.strategies import Example, lesson_examples
-from handlstm.reference import PARAM_NAMES
 
 BUGGY = Path(__file__).parent / "corpus" / "buggy"
 FILES = sorted(BUGGY.rglob("*.py"))

@@ -10,11 +10,11 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from handlstm.reference import PARAM_NAMES
 
 from handlstm.check import exports
 from handlstm.check.diagnose.catalog import finding
 from handlstm.errors import UserError
-from handlstm.reference import PARAM_NAMES
 
 COUNTEREXAMPLE = {"property": "forward", "parameters": {name: 0.5 for name in PARAM_NAMES},
                   "days": [1.0, 0.5], "label": 0.0,

@@ -137,6 +137,7 @@ def test_a_class_laid_out_as_github_classroom_repositories_is_graded_one_row_per
     (alice / "test_mine.py").write_text("from my_lstm import LSTMbyHand\n\ndef test_it():\n    LSTMbyHand()\n")
     (tmp_path / "class" / "bob").mkdir()
     (tmp_path / "class" / "bob" / "helper.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "class" / "bob" / "borrowed.py").symlink_to(alice / "my_lstm.py")  # a classmate's file
     gradebook = tmp_path / "gradebook.csv"
     code = main(["check", str(tmp_path / "class"), "--jobs", "2", "--examples", "2", "--csv", str(gradebook)])
     rows = {row["file"].split("/")[-1]: row for row in csv.DictReader(gradebook.open())}

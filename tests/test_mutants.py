@@ -3,8 +3,7 @@
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-from handlstm import reference
-from handlstm import properties, strategies
+from handlstm import properties, reference, strategies
 from handlstm.gradient_mutants import gradient_mistakes, training_mistakes
 from handlstm.mutants import MutantSubject, Mutation, classic_mistakes, day_patterns, hand_off_slips
 from handlstm.subjects import ModuleSubject

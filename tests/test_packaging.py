@@ -6,11 +6,11 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tomllib
 import venv
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).parent.parent
 CORRECT = ROOT / "tests/corpus/correct/lesson_unrolled.py"

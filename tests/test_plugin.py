@@ -9,7 +9,7 @@ import pytest
 
 # imported here, before pytester snapshots sys.modules: in-process runs restore it afterwards, and
 # NumPy's C extension cannot be imported twice in one process
-import handlstm.check.diagnose  # noqa: F401
+import handlstm.check.diagnose
 import handlstm.check.run  # noqa: F401
 
 pytest_plugins = ["pytester"]

@@ -5,13 +5,11 @@ import sys
 
 import numpy as np
 import pytest
+from handlstm.reference import lstm
 from hypothesis import given
 
-from handlstm import reference
-from handlstm.reference import lstm
-from handlstm import strategies, tolerances
+from handlstm import reference, strategies, tolerances
 from handlstm.strategies import Example
-
 
 STEP = 1e-6  # central differences: truncation ~ STEP^2, rounding ~ u / STEP, both ~1e-10 here
 

@@ -6,8 +6,7 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from handlstm import reference
-from handlstm import properties, strategies, tolerances
+from handlstm import properties, reference, strategies, tolerances
 from handlstm.data import LABELS, SEQUENCES
 from handlstm.model import LSTMByHand
 from handlstm.strategies import Example

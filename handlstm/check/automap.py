@@ -19,7 +19,7 @@ values; anything short of a unique, verified map raises AmbiguousMap.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 

@@ -13,8 +13,8 @@ import io
 import json
 import platform
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from ..errors import UserError
 from .report import EXIT_CODES, diagnosis_ids, display_path, error_line, where, write_atomically

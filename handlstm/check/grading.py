@@ -15,10 +15,11 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import TextIO
 
 from ..errors import UserError
 from .options import split_target

@@ -158,7 +158,7 @@ def _run_property(name: str, subjects: list[SandboxSubject], strategy, explicit:
                    verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))(given(strategy)(test))
     for case in explicit:
         run = explicit_example(case)(run)
-    statuses = lambda: {s.dtype: "fail" if s.dtype in failed_in else "pass" for s in subjects}  # noqa: E731
+    statuses = lambda: {s.dtype: "fail" if s.dtype in failed_in else "pass" for s in subjects}
     try:
         run()
     except _OutOfTime:

@@ -19,6 +19,11 @@ TANH_NAMES = ("tanh",)
 INPUT_HINTS, LONG_HINTS, SHORT_HINTS = ("input", "x", "inp", "value", "day"), ("long", "c", "cell", "ltm"), \
     ("short", "h", "hidden", "stm")
 INLINE_DEPTH = 3
+MOST_TERMS = 64  # a gate's weighted sum has three; a file that makes thousands is not read
+
+
+class _TooBig(Exception):
+    """An expression beyond any lesson's (terms that double on every line): not read."""
 
 
 @dataclass(frozen=True)
@@ -27,13 +32,18 @@ class Term:
 
     kind: str
     name: str = ""  # the argument's or attribute's name
-    children: tuple["Term", ...] = ()
+    children: tuple[Term, ...] = ()
     line: int = 0
 
     def walk(self):
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """Every node once (shared subterms are one node: `a = a * a` forty times is forty nodes)."""
+        seen, todo = set(), [self]
+        while todo:
+            node = todo.pop()
+            if id(node) not in seen:
+                seen.add(id(node))
+                yield node
+                todo.extend(reversed(node.children))
 
 
 @dataclass
@@ -185,18 +195,26 @@ class _Evaluator:
         return Term("other", children=tuple(arguments), line=line)
 
 
+def _flatten(term: Term, kinds: tuple[str, ...]) -> list[Term]:
+    """The operands of a chain of these operations (a sum's summands, a product's factors)."""
+    found, todo = [], [term]
+    while todo:
+        node = todo.pop()
+        if node.kind in kinds:
+            todo.extend(reversed(node.children))
+        else:
+            found.append(node)
+        if len(found) + len(todo) > MOST_TERMS:
+            raise _TooBig
+    return found
+
+
 def _summands(term: Term) -> list[Term]:
-    if term.kind == "add":
-        return [s for child in term.children for s in _summands(child)]
-    return [term]
+    return _flatten(term, ("add",))
 
 
 def _factors(term: Term) -> list[Term]:
-    if term.kind == "mul":
-        return [f for child in term.children for f in _factors(child)]
-    if term.kind == "neg":
-        return _factors(term.children[0])
-    return [term]
+    return _flatten(term, ("mul", "neg"))
 
 
 def _gate(term: Term, arguments: dict[str, str]) -> Gate | None:
@@ -233,9 +251,13 @@ def _argument_kinds(names: list[str]) -> dict[str, str]:
 def read_lstm_unit(text: str, class_name: str, attributes: set[str]) -> Reading | None:
     """What the class's lstm_unit computes, as written; None when it cannot be read."""
     try:
-        module = ast.parse(text)
-    except SyntaxError:
+        return _read(text, class_name, attributes)
+    except (SyntaxError, RecursionError, MemoryError, _TooBig):  # nesting or sizes no lesson file has
         return None
+
+
+def _read(text: str, class_name: str, attributes: set[str]) -> Reading | None:
+    module = ast.parse(text)
     classes = [n for n in ast.walk(module) if isinstance(n, ast.ClassDef) and n.name == class_name]
     if len(classes) != 1:
         return None
@@ -275,10 +297,14 @@ def _long_and_short(result: tuple[Term, Term], arguments: dict[str, str]):
 
 
 def _outside_activations(term: Term):
-    yield term
-    if term.kind not in ("sigmoid", "tanh"):
-        for child in term.children:
-            yield from _outside_activations(child)
+    seen, todo = set(), [term]
+    while todo:
+        node = todo.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            yield node
+            if node.kind not in ("sigmoid", "tanh"):
+                todo.extend(node.children)
 
 
 def _roles(gates: list[Gate], long_out: Term | None, short_out: Term | None,

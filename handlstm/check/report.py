@@ -49,16 +49,16 @@ Implementation = TypedDict("Implementation", {
 class Location(TypedDict):
     file: str
     line: int                       # in the file; in a notebook, in its cell
-    cell: "int | None"              # the notebook cell, counted from 1
+    cell: int | None              # the notebook cell, counted from 1
     code: str                       # the line itself
 
 
 class Diagnosis(TypedDict):
     id: str                         # the catalog id (docs/mistakes.md)
     detail: str                     # what exactly, in the learner's names where the class renames them
-    gate: "str | None"              # forget, input, candidate, output; None where not one gate
+    gate: str | None              # forget, input, candidate, output; None where not one gate
     parameters: list[str]           # lesson names concerned: [misused, expected] for a slip
-    location: "Location | None"     # where in the learner's file; None where no one place was found
+    location: Location | None     # where in the learner's file; None where no one place was found
 
 
 class Finding(TypedDict):

@@ -28,11 +28,19 @@ from handlstm.reference import PARAM_NAMES
 from ..errors import UserError
 from . import report
 from .automap import AmbiguousMap, infer_from_source, infer_param_map
-from .reading import read_lstm_unit
 from .by_hand import not_by_hand
 from .interface import Interface, probe
-from .properties_run import (EXAMPLES, PropertyResult, Raised, SandboxSubject, count_for, explicit_for,
-                             run_property, strategy_for)
+from .properties_run import (
+    EXAMPLES,
+    PropertyResult,
+    Raised,
+    SandboxSubject,
+    count_for,
+    explicit_for,
+    run_property,
+    strategy_for,
+)
+from .reading import read_lstm_unit
 from .report import CHECK_IDS, Report
 from .sandbox.client import Child, SandboxError, Zygote, choose_isolation, one_line
 from .sandbox.protocol import CouldNotCheck, LearnerError

@@ -22,9 +22,12 @@ SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", "node_modules", "si
 
 
 def python_files(folder: Path, suffixes: tuple[str, ...] = (".py",)) -> list[Path]:
-    """The files of `folder` and its subfolders with these suffixes, sorted, hidden and cache folders left out."""
+    """The files of `folder` and its subfolders with these suffixes, sorted, hidden and cache folders
+    left out, and so is anything that leads outside the folder (a link to a classmate's file)."""
+    inside = folder.resolve()
     return sorted(p for p in folder.rglob("*") if p.suffix in suffixes and not p.is_dir()
-                  and not any(part in SKIPPED_DIRS or part.startswith(".") for part in p.relative_to(folder).parts))
+                  and not any(part in SKIPPED_DIRS or part.startswith(".") for part in p.relative_to(folder).parts)
+                  and (p.resolve() == inside or inside in p.resolve().parents))
 
 
 def defines_lstm_class(path: str) -> bool:

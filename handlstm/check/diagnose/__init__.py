@@ -13,7 +13,7 @@ The catalog and what each id means for a learner: docs/mistakes.md.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from .catalog import CATALOG, HINTS, Diagnosis, finding, hint, unique
 from .facts import Facts, counterexamples, failed_checks

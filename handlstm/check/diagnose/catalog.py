@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from handlstm.reference import GATE_PARAMS, PARAM_NAMES
 
 from ...mutants import GATE_OF

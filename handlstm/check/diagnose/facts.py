@@ -3,12 +3,12 @@ facts about the module (its parameters, optimizer and training_step)."""
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
-
+from collections.abc import Iterable, Mapping
 
 from handlstm.reference import PARAM_NAMES
 
 from .catalog import Diagnosis, finding, names_text
+
 
 def _checks(results) -> list[dict]:
     if isinstance(results, Mapping):

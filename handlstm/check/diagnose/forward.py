@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -13,8 +13,8 @@ from handlstm import reference
 from ... import tolerances
 from ...mutants import GATE_OF, Mutation, classic_mistakes, combine, day_patterns, hand_off_slips
 from .catalog import Diagnosis, finding
-from .probes import (DAYS, LESSON_VIEW, VIEWS, Probes, answers, ask, at, explains, number, probe,
-                     ratios)
+from .probes import DAYS, LESSON_VIEW, VIEWS, Probes, answers, ask, at, explains, number, probe, ratios
+
 
 def _classic() -> tuple[Mutation, ...]:
     return tuple(classic_mistakes())

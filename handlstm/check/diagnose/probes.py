@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -15,7 +15,6 @@ from handlstm.reference import PARAM_NAMES
 
 from ... import tolerances
 from ...mutants import Mutation
-
 
 DAYS = 4  # every learner's forward handles the lesson's four days
 UNIT_PROBES = 8
@@ -33,7 +32,7 @@ def ask(call: Callable, *args):
 
 def probe_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Tame values: weighted sums stay in the curved range of sigmoid and tanh, never zero."""
-    signs = lambda: rng.choice((-1.0, 1.0), n)  # noqa: E731
+    signs = lambda: rng.choice((-1.0, 1.0), n)
     return {name: signs() * rng.uniform(0.2, 1.5 if name.startswith("b") else 2.0, n)
             for name in PARAM_NAMES}
 

@@ -14,6 +14,7 @@ from .catalog import Diagnosis, finding, names_text
 from .facts import Facts
 from .probes import DAYS, SEED, ask, at, number, probe_params
 
+
 def gradient_mistakes(subject) -> list[Diagnosis]:
     """forward is right but gradients are not: which parameters' gradients, and how."""
     rng = np.random.default_rng(SEED + 1)

@@ -86,11 +86,11 @@ class Zygote:
     """The runner's fork server: imports torch and Lightning once per parent process, then forks
     a fresh child for every check in milliseconds."""
 
-    _shared: dict[str, "Zygote"] = {}
+    _shared: dict[str, Zygote] = {}
     _lock = threading.Lock()
 
     @classmethod
-    def shared(cls, isolation: str) -> "Zygote":
+    def shared(cls, isolation: str) -> Zygote:
         with cls._lock:
             zygote = cls._shared.get(isolation)
             if zygote is None or zygote.process.poll() is not None:

@@ -21,7 +21,7 @@ else:  # inside the sandbox: the sibling files sit beside this one, outside any 
 class Adapter:
     """The learner's module in one dtype, driven by the lesson's parameter names."""
 
-    def __init__(self, session: "Session", module, dtype: str, order=("x", "long", "short"),
+    def __init__(self, session: Session, module, dtype: str, order=("x", "long", "short"),
                  returns=("long", "short"), batched: bool = False):
         self.session, self.torch = session, session.torch
         self.module, self.dtype, self.order, self.returns, self.batched = module, dtype, order, returns, batched

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import math
 import warnings
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import lightning as L
 import torch
