@@ -74,3 +74,11 @@ def test_without_the_option_the_plugin_adds_nothing_and_imports_no_torch(pyteste
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "handlstm:" not in result.stdout.str()
+
+
+def test_a_users_reference_py_in_the_working_folder_shadows_nothing(pytester):
+    """`python -m pytest` puts the working folder first on sys.path: a learner's own reference.py
+    there must not replace handlstm's reference (installed inside the package)."""
+    pytester.makepyfile(reference="raise SystemExit('the decoy reference.py was imported')")
+    result = pytester.runpytest_subprocess("--handlstm-impl", str(CORPUS / "lesson_correct.py"), *FAST)
+    result.assert_outcomes(passed=4)

@@ -173,10 +173,7 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
         numbers_failed = any(c["status"] == "fail" for c in checks if c["id"] in CHECK_IDS)
         diagnoses = _diagnose(child, found_class, interface, results, total_deadline) if numbers_failed else []
         if diagnoses:
-            from .diagnose.locate import locate
-
-            reading = read_lstm_unit(source.text, found_class, set(names.values()))
-            diagnoses = locate(diagnoses, source, found_class, names, reading)
+            diagnoses = _located(diagnoses, source, found_class, names)
     finally:
         child.close()
     outcome: Report = {"verdict": verdict, "checks": checks, "diagnoses": diagnoses,
@@ -184,6 +181,17 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
                        "implementation": _implementation(shown, found_class, interface, names, param_map),
                        "isolation": isolation, "seconds": round(time.monotonic() - started, 2)}
     return Outcome(outcome)
+
+
+def _located(diagnoses: list[dict], source, class_name: str, names: dict[str, str]) -> list[dict]:
+    """The diagnoses with the line each is on, read from the learner's source."""
+    from .diagnose.locate import locate
+
+    try:
+        return locate(diagnoses, source, class_name, names, read_lstm_unit(source.text, class_name,
+                                                                           set(names.values())))
+    except Exception:  # a source beyond the reading: the diagnoses stand, each "not located"
+        return diagnoses
 
 
 def _implementation(path: str, class_name, interface: Interface, names: dict, param_map) -> dict:
@@ -344,5 +352,4 @@ def _diagnose(child: Child, class_name: str, interface: Interface, results: dict
         found = []
     except Exception:  # facts or answers of a shape diagnosis cannot read: the verdict stands, unexplained
         found = []
-    return found or [{"id": "unknown",
-                      "detail": "no single mistake from the catalog reproduces these numbers"}]
+    return found or [diagnose.finding("unknown", "no single mistake from the catalog reproduces these numbers")]
