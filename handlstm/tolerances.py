@@ -9,8 +9,6 @@ where it is sensitive (saturated gates, long sequences), instead of one guessed 
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from handlstm import reference
@@ -109,13 +107,12 @@ def _magnitudes(trace: reference.Trace, errors: dict[str, np.ndarray] | None = N
     def widened(key: str, value: np.ndarray) -> np.ndarray:
         return np.abs(value) + e.get(key, 0.0)
 
-    magnitudes = dataclasses.replace(
-        trace, params={n: np.abs(v) * (1.0 + k) for n, v in trace.params.items()},
+    return trace.replaced(
+        params={n: np.abs(v) * (1.0 + k) for n, v in trace.params.items()},
         days=np.abs(trace.days), long_before=widened("long_before", trace.long_before),
         short_before=widened("short_before", trace.short_before), long=np.abs(trace.long),
-        short=np.abs(trace.short), **{gate: widened(gate, getattr(trace, gate)) for gate in GATES})
-    vars(magnitudes)["tanh_long"] = widened("tanh_long", trace.tanh_long)  # the cached_property's value
-    return magnitudes
+        short=np.abs(trace.short), tanh_long=widened("tanh_long", trace.tanh_long),
+        **{gate: widened(gate, getattr(trace, gate)) for gate in GATES})
 
 
 def gradient_tolerance(trace: reference.Trace, label: float, got_dtype: str) -> dict[str, np.ndarray]:

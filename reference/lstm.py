@@ -1,4 +1,6 @@
-"""The lesson's LSTM in NumPy float64: forward with a per-day gate trace, and hand-derived BPTT.
+"""The lesson's LSTM in NumPy float64, the fast path: forward with a per-day gate trace, and
+hand-derived BPTT. equations.py writes the same function plainly, line for line from the lesson
+(tests hold the two together); parallel.py runs large batches in pieces on threads.
 
 Every array broadcasts: parameters, days and initial memories may each carry batch
 dimensions, so one call evaluates many parameter sets on many sequences.
@@ -13,16 +15,13 @@ element is computed exactly as it would be alone.
 
 from __future__ import annotations
 
-import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from functools import cached_property
-from types import EllipsisType
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
+
+from .parallel import Rows, in_pieces, scratch
 
 PARAM_NAMES = (
     "wlr1", "wlr2", "blr1",  # forget gate ("long remember %")
@@ -61,16 +60,23 @@ class Trace:
     output: np.ndarray  # o
     long: np.ndarray  # c_t
     short: np.ndarray  # h_t
+    # tanh(c_t), which backward needs: `run` gives the forward pass's own; left out, it is computed
+    tanh_long: np.ndarray | None = None
+    # the gates as backward reads them, (days, 5) + batch in _ORDER then tanh(c_t); left out, stacked anew
+    gates_by_day: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.tanh_long is None:
+            object.__setattr__(self, "tanh_long", np.tanh(self.long))
 
     @property
     def final_short(self) -> np.ndarray:
         return self.short[..., -1]
 
-    @cached_property
-    def tanh_long(self) -> np.ndarray:
-        """tanh(c_t), which backward needs: `run` keeps the forward pass's own, any other Trace
-        (one from dataclasses.replace, say) computes it from its own `long`."""
-        return np.tanh(self.long)
+    def replaced(self, **changes) -> "Trace":
+        """A copy with some values changed; what is derived from them (tanh_long, gates_by_day)
+        is derived anew unless given too."""
+        return dataclasses.replace(self, **{"tanh_long": None, "gates_by_day": None, **changes})
 
 
 @dataclass(frozen=True)
@@ -174,17 +180,15 @@ def _run(p: dict[str, np.ndarray], days: np.ndarray, long_memory, short_memory, 
             np.multiply(np.tanh(long[t + 1], out=tanh_long), output, out=short[t + 1])  # h_t = tanh(c_t) o
     before, after = [_days_last(m[:-1]) for m in memories], [_days_last(m[1:]) for m in memories]
     seen = {name: _days_last(gates[:, row]) for row, name in enumerate(_ORDER + ("tanh_long",))}
-    trace = Trace(params=p, days=np.broadcast_to(_days_last(x), batch + (steps,)),
-                  long_before=before[0], short_before=before[1], forget=seen["forget"], input=seen["input"],
-                  candidate=seen["candidate"], output=seen["output"], long=after[0], short=after[1])
-    vars(trace)["tanh_long"] = seen["tanh_long"]  # fill the cached_property: the forward pass's tanh(c_t)
-    vars(trace)["_gates"] = gates  # what backward reads; a Trace made any other way has it stacked anew
-    return trace
+    return Trace(params=p, days=np.broadcast_to(_days_last(x), batch + (steps,)),
+                 long_before=before[0], short_before=before[1], forget=seen["forget"], input=seen["input"],
+                 candidate=seen["candidate"], output=seen["output"], long=after[0], short=after[1],
+                 tanh_long=seen["tanh_long"], gates_by_day=gates)
 
 
 def _gates_by_day(trace: Trace) -> np.ndarray:
     """(days, 5) + batch: forget, input, output, candidate, tanh(c_t)."""
-    gates = vars(trace).get("_gates")
+    gates = trace.gates_by_day
     if gates is None:
         seen = np.broadcast_arrays(*(getattr(trace, name) for name in _ORDER + ("tanh_long",)))
         gates = np.stack([_days_first(v) for v in seen], axis=1)
@@ -305,12 +309,7 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
     out = np.empty((1 + len(PARAM_NAMES),) + batch)  # one block: the loss, then the 12 gradients
     loss, d_params = out[0, ...], out[1:].reshape((3, 4) + batch)
 
-    def worker_share(pieces: list[slice | EllipsisType], settings: dict) -> None:
-        with np.errstate(**settings):  # the caller's floating-point settings (np.geterr())
-            for rows in pieces:
-                one_piece(rows)
-
-    def one_piece(rows: slice | EllipsisType) -> None:
+    def one_piece(rows: Rows) -> None:
         def part(v: np.ndarray, day_axis: int = 0) -> np.ndarray:
             """v's share of the rows (all of v where it broadcasts along them)."""
             if rows is ... or v.ndim - day_axis < len(batch) or v.shape[0] == 1:
@@ -319,93 +318,18 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
         _loss_and_grads({name: part(v) for name, v in p.items()}, part(days, 1), part(label),
                         part(long_memory), part(short_memory), loss[rows], d_params[:, :, rows])
 
-    pieces, threads = _pieces(batch)
-    shares = [_WORKERS.pool().submit(worker_share, pieces[k::threads], np.geterr()) for k in range(1, threads)]
-    try:
-        for rows in pieces[::threads]:
-            one_piece(rows)
-    finally:
-        wait(shares)  # no share still writing into `out` once this call is over, whatever happened
-    for share in shares:
-        share.result()  # a share's exception is the caller's
+    in_pieces(batch, one_piece)
     return loss, {name: d_params[_PLACE[name]] for name in PARAM_NAMES}
 
 
 def _loss_and_grads(p, days, label, long_memory, short_memory, loss: np.ndarray, d_params: np.ndarray
                     ) -> None:
     """The loss into `loss` and the gradients into `d_params` ((3, 4) + batch, places as in _PLACE)."""
-    trace = _run(p, days, long_memory, short_memory, _SCRATCH.empty)
+    trace = _run(p, days, long_memory, short_memory, scratch)
     error = np.subtract(trace.final_short, label, out=loss)
 
     def allocate(name: str, shape: tuple[int, ...]) -> np.ndarray:
-        return d_params if name == "d_params" else _SCRATCH.empty(name, shape)
+        return d_params if name == "d_params" else scratch(name, shape)
 
     _backward(trace, 2.0 * error, 0.0, 0.0, per_day=False, allocate=allocate)
     np.square(error, out=loss)
-
-
-# A large batch runs in pieces of at most PIECE elements, spread over THREADS threads (NumPy lets
-# go of the GIL inside each operation). A thread takes a share only if it gets SHARE elements or
-# more: every NumPy call hands the GIL over between the threads, which costs more than a smaller
-# share of arithmetic saves.
-PIECE, SHARE = 65536, 32768
-# (at most 4: measured on 2 cores, and more threads hand the GIL over more often)
-THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-def _pieces(batch: tuple[int, ...]) -> tuple[list[slice | EllipsisType], int]:
-    """Row ranges of the batch's first axis, of equal size (or ... for the whole batch), and how
-    many threads share them."""
-    elements, rows = math.prod(batch), batch[0] if batch else 1
-    threads = max(1, min(THREADS, elements // SHARE, rows))
-    count = threads * -(-elements // (threads * PIECE))
-    if count <= 1:
-        return [...], 1
-    size = -(-rows // count)
-    return [slice(start, start + size) for start in range(0, rows, size)], threads
-
-
-class _Workers:
-    """The threads that take their share of a large batch's pieces; started on first use and
-    forgotten in a forked child (whose copy of them would never run)."""
-
-    def __init__(self) -> None:
-        self._pool: ThreadPoolExecutor | None = None
-        self._starting = threading.Lock()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._forget)
-
-    def pool(self) -> ThreadPoolExecutor:
-        with self._starting:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(THREADS - 1, thread_name_prefix="reference")
-            return self._pool
-
-    def _forget(self) -> None:
-        self._pool, self._starting = None, threading.Lock()
-
-
-_WORKERS = _Workers()
-
-
-class _Scratch(threading.local):
-    """Working arrays that loss_and_grads keeps from one call to the next, one set per thread.
-
-    Fresh memory costs a page fault per 4 KiB on first touch, which for these short loops costs
-    more than the arithmetic: reusing the arrays halves loss_and_grads' time. Only arrays whose
-    contents stay inside loss_and_grads come from here (run and backward hand out fresh ones).
-    """
-
-    def __init__(self) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
-
-    def empty(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        size = math.prod(shape)
-        buffer = self.arrays.get(name)
-        if buffer is None or buffer.size < size:
-            buffer = self.arrays[name] = np.empty(size)
-        return buffer[:size].reshape(shape)
-
-
-_SCRATCH = _Scratch()
-

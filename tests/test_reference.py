@@ -5,10 +5,10 @@ import sys
 
 import numpy as np
 import pytest
-from handlstm.reference import lstm
 from hypothesis import given
 
 from handlstm import reference, strategies, tolerances
+from handlstm.reference import equations, parallel
 from handlstm.strategies import Example
 
 STEP = 1e-6  # central differences: truncation ~ STEP^2, rounding ~ u / STEP, both ~1e-10 here
@@ -73,15 +73,15 @@ def test_a_large_batch_in_pieces_on_threads_gives_what_one_piece_gives(monkeypat
     (two here, whatever the machine has): every element must come out exactly as in one piece."""
     rng = np.random.default_rng(1)
     params = {name: rng.normal(size=(3, 1)) for name in reference.PARAM_NAMES}
-    days, labels = rng.normal(size=(lstm.SHARE, 4)), rng.uniform(size=lstm.SHARE)
-    monkeypatch.setattr(lstm, "THREADS", 2)
-    monkeypatch.setattr(lstm, "PIECE", lstm.SHARE // 2)
-    pieces, threads = lstm._pieces((3, lstm.SHARE))
+    days, labels = rng.normal(size=(parallel.SHARE, 4)), rng.uniform(size=parallel.SHARE)
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    monkeypatch.setattr(parallel, "PIECE", parallel.SHARE // 2)
+    pieces, threads = parallel.pieces((3, parallel.SHARE))
     assert (len(pieces), threads) == (3, 2)  # a piece a parameter set, on two threads
     loss, grads = reference.loss_and_grads(params, days, labels)
-    monkeypatch.setattr(lstm, "THREADS", 1)
-    monkeypatch.setattr(lstm, "PIECE", 10 * lstm.SHARE)
-    assert lstm._pieces((3, lstm.SHARE)) == ([...], 1)
+    monkeypatch.setattr(parallel, "THREADS", 1)
+    monkeypatch.setattr(parallel, "PIECE", 10 * parallel.SHARE)
+    assert parallel.pieces((3, parallel.SHARE)) == ([...], 1)
     whole_loss, whole_grads = reference.loss_and_grads(params, days, labels)
     assert np.array_equal(loss, whole_loss)
     assert all(np.array_equal(grads[name], whole_grads[name]) for name in reference.PARAM_NAMES)
@@ -104,12 +104,12 @@ def test_labels_and_seeds_may_carry_batch_axes_the_forward_pass_has_not():
 
 def test_the_callers_floating_point_settings_hold_on_every_thread(monkeypatch):
     """A large batch's pieces run on threads; np.errstate set by the caller must reach them all."""
-    monkeypatch.setattr(lstm, "THREADS", 2)
-    monkeypatch.setattr(lstm, "PIECE", lstm.SHARE)
+    monkeypatch.setattr(parallel, "THREADS", 2)
+    monkeypatch.setattr(parallel, "PIECE", parallel.SHARE)
     params = dict(strategies.lesson_examples()[0].params, wlr2=0.0)
-    days = np.zeros((2 * lstm.SHARE, 4))
+    days = np.zeros((2 * parallel.SHARE, 4))
     days[-1, 0] = np.inf  # inf * wlr2 = inf * 0: an invalid operation, in the second thread's piece
-    assert lstm._pieces(days.shape[:1])[1] == 2
+    assert parallel.pieces(days.shape[:1])[1] == 2
     with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
         reference.loss_and_grads(params, days, 0.0)
 
@@ -143,3 +143,21 @@ def test_reference_imports_without_torch_or_lightning():
         "assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning')]\n"
     )
     subprocess.run([sys.executable, "-c", blocker], check=True)
+
+
+@given(strategies.examples())
+def test_the_fast_path_agrees_with_the_plain_equations(example):
+    """reference/lstm.py (blocks, in place, threads) against reference/equations.py (line for line
+    from the lesson): within the derived float64 rounding bound of two implementations."""
+    trace = reference.run(example.params, example.days)
+    assert abs(equations.forward(example.params, example.days) - float(trace.final_short)) <= float(
+        tolerances.forward_tolerance(trace, "float64"))
+    plain_loss, plain = equations.loss_and_grads(example.params, example.days, example.label)
+    fast_loss, fast = reference.loss_and_grads(example.params, example.days, example.label)
+    assert abs(plain_loss - float(fast_loss)) <= float(tolerances.loss_tolerance(trace, example.label, "float64"))
+    bound = tolerances.gradient_tolerance(trace, example.label, "float64")
+    assert all(abs(plain[n] - float(fast[n])) <= float(bound[n]) for n in reference.PARAM_NAMES)
+    long, short = example.memories
+    one = equations.day(example.params, example.days[0], long, short)
+    step = reference.run(example.params, example.days[:1], long, short)
+    assert abs(one["new_short"] - float(step.final_short)) <= float(tolerances.forward_tolerance(step, "float64"))
