@@ -89,7 +89,7 @@ def lightning_fit(folder: Path) -> Callable[[int], object]:
     except ModuleNotFoundError as missing:
         raise Unavailable(f"handlstm.train is not importable ({missing})") from None
     if not hasattr(train, "fit") or not hasattr(train, "build_model"):
-        raise Unavailable("handlstm/train.py has no fit(model, epochs, out) and build_model(model, lr, seed)")
+        raise Unavailable("handlstm.train has no fit(model, epochs, out) and build_model(model, lr, seed)")
     lesson = train.MODELS["hand"]
     return lambda epochs: train.fit(train.build_model("hand", lesson["lr"], SEED), epochs, folder)
 

@@ -16,7 +16,7 @@ from .errors import UserError
 
 COMMANDS = {
     # name: (module, one-line help)
-    "train": ("handlstm.train", "train the lesson's LSTM with Lightning on the lesson's data"),
+    "train": ("handlstm.train.command", "train the lesson's LSTM with Lightning on the lesson's data"),
     "golden": ("handlstm.golden", "compare or regenerate the regression baseline (maintainers)"),
     "check": ("handlstm.check.command", "check a learner's LSTMbyHand against the reference"),
 }

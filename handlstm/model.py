@@ -7,21 +7,22 @@ import torch
 from torch import nn
 from torch.optim import Adam
 
+from .train.speed import LessonSpeed
 
-class LessonModule(L.LightningModule):
-    """A LightningModule whose hook bookkeeping takes the plain attribute path (see __setattr__)."""
 
-    # Lightning names the running hook in self._current_fx_name around every hook it calls, about
-    # 50 times a step; nn.Module.__setattr__ first checks each value against parameters, modules
-    # and buffers, which cost 5% of the lesson's step. A name or a dict of values is none of those.
-    PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "lesson_values"})
-    PLAIN_TYPES = (str, dict, type(None))
+class LessonModule(LessonSpeed, L.LightningModule):
+    """What the lesson's two modules share: Adam, and the training step on one sample with its
+    squared error. (LessonSpeed, from handlstm/train/speed.py, only makes the steps fast.)"""
 
-    def __setattr__(self, name: str, value) -> None:
-        if name in self.PLAIN_ATTRIBUTES and type(value) in self.PLAIN_TYPES:
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
+    def configure_optimizers(self):
+        return Adam(self.parameters(), lr=self.lr)
+
+    def training_step(self, batch, batch_idx):
+        input_i, label_i = batch
+        output_i = self.forward(input_i[0])
+        loss = (output_i - label_i[0]) ** 2
+        self.log_lesson(loss, output_i, label_i[0])  # the lesson's self.log of train_loss and out_0/out_1
+        return loss
 
 
 class LSTMByHand(LessonModule):
@@ -70,15 +71,6 @@ class LSTMByHand(LessonModule):
             long_memory, short_memory = self.lstm_unit(input[..., day], long_memory, short_memory)
         return short_memory
 
-    def configure_optimizers(self):
-        return Adam(self.parameters(), lr=self.lr)
-
-    def training_step(self, batch, batch_idx):
-        return _lesson_training_step(self, batch)
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        _log_lesson_values(self)
-
 
 LSTMbyHand = LSTMByHand  # the lesson's spelling
 
@@ -97,46 +89,3 @@ class LightningLSTM(LessonModule):
         sequence = input.unsqueeze(-1).transpose(0, -2)  # (T, [B,] 1): nn.LSTM wants time first
         lstm_out, _ = self.lstm(sequence)
         return lstm_out[-1].squeeze(-1)
-
-    def configure_optimizers(self):
-        return Adam(self.parameters(), lr=self.lr)
-
-    def training_step(self, batch, batch_idx):
-        return _lesson_training_step(self, batch)
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        _log_lesson_values(self)
-
-
-def _lesson_training_step(module: L.LightningModule, batch):
-    """The lesson's step: one sample, squared error, and the three values the lesson logs."""
-    input_i, label_i = batch
-    output_i = module(input_i[0])
-    loss = (output_i - label_i[0]) ** 2
-    # The lesson calls self.log("train_loss", loss) and self.log("out_0" or "out_1", output_i)
-    # here. On this one-sample model each self.log call costs more than the whole step (its
-    # result-collection bookkeeping), so the step keeps the values on the module and
-    # on_train_batch_end writes the same three series to the Trainer's loggers. The step still
-    # returns the loss itself, as the lesson's does.
-    module.lesson_values = {"train_loss": loss.detach(),
-                            ("out_0" if label_i[0] == 0 else "out_1"): output_i.detach()}
-    return loss
-
-
-def _log_lesson_values(module: L.LightningModule) -> None:
-    """Write train_loss and out_0/out_1 of the step just taken to the Trainer's loggers.
-
-    Like self.log, it honours Trainer(log_every_n_steps=n), but in whole epochs (every
-    ceil(n / batches per epoch)-th epoch, and the last, is written in full), so both companies'
-    outputs appear.
-    """
-    trainer = module.trainer
-    if not trainer.loggers:
-        return
-    every = -(-trainer.log_every_n_steps // max(1, trainer.num_training_batches))
-    if module.current_epoch % every and module.current_epoch != trainer.max_epochs - 1:
-        return
-    metrics = {name: float(value) for name, value in module.lesson_values.items()}
-    metrics["epoch"] = module.current_epoch  # as self.log records it, for plots over epochs
-    for logger in trainer.loggers:
-        logger.log_metrics(metrics, step=module.global_step - 1)  # the step just taken

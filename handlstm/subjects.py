@@ -138,7 +138,7 @@ class ModuleSubject:
     def train(self, params, steps):
         """Lightning-train the module (its own optimizer and training_step) from these values:
         (the Adam learning rate or None, the 12 values after each optimizer step)."""
-        from .training import lightning_trajectory
+        from .train.trajectory import lightning_trajectory
 
         self.set_params(params)
         return lightning_trajectory(self.module, steps, precision=_PRECISION[self.dtype], names=self.names)
@@ -191,7 +191,7 @@ class TorchLSTMSubject:
         merged bias is one parameter, as in the lesson.
         """
         from .model import LightningLSTM
-        from .training import lightning_trajectory
+        from .train.trajectory import lightning_trajectory
 
         model = LightningLSTM().to(_torch_dtype(self.dtype))
         to_torch_lstm(params, lstm=model.lstm)

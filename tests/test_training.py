@@ -11,7 +11,7 @@ from handlstm.data import LABELS, SEQUENCES
 from handlstm.model import LSTMByHand
 from handlstm.strategies import Example
 from handlstm.subjects import ModuleSubject, ReferenceSubject, TorchLSTMSubject
-from handlstm.training import lightning_trajectory
+from handlstm.train.trajectory import lightning_trajectory
 
 LESSON = strategies.lesson_examples()
 # a Lightning run per example: a quarter of the profile's examples keeps the suite quick, and

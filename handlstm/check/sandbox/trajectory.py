@@ -2,7 +2,7 @@
 and the 12 parameters recorded after every optimizer step.
 
 Used inside the sandbox on a learner's module and by handlstm's own tests on the bundled ones
-(handlstm/training.py): torch and Lightning only, and no knowledge of the right answers.
+(handlstm/train/trajectory.py): torch and Lightning only, and no knowledge of the right answers.
 """
 
 from __future__ import annotations
