@@ -227,9 +227,9 @@ def property_rates(quick: bool) -> dict[str, float]:
     from hypothesis import HealthCheck, Phase, given, settings
 
     from handlstm import properties, strategies
-    from handlstm.subjects import hand_subject
+    from handlstm.implementations import hand_module
 
-    subject = hand_subject("float64")
+    implementation = hand_module("float64")
     rates = {}
     for name, check in properties.PROPERTIES.items():
         wanted = (3 if quick else 8) if name == "training" else (30 if quick else 150)
@@ -239,7 +239,7 @@ def property_rates(quick: bool) -> dict[str, float]:
                   phases=[Phase.generate], suppress_health_check=list(HealthCheck))
         @given(strategies.examples())
         def run(example):
-            calls.append(check(subject, example))
+            calls.append(check(implementation, example))
 
         start = time.perf_counter()
         run()

@@ -165,8 +165,8 @@ def combine(first: Mutation, second: Mutation) -> Mutation | None:
     return Mutation(first.id, f"{first.detail}; and {second.detail}", **changes)
 
 
-class MutantSubject:
-    """A mutation as a subject of the properties (forward-level only: no gradients)."""
+class MutantImplementation:
+    """A mutation as an implementation of the properties (forward-level only: no gradients)."""
 
     dtype = "float64"
 

@@ -1,6 +1,6 @@
-"""Each property handlstm checks, defined once over subjects, and the one way they are asserted.
+"""Each property handlstm checks, defined once over implementations, and the one way they are asserted.
 
-A property takes a subject and a drawn example and returns the comparisons it made against the
+A property takes an implementation and a drawn example and returns the comparisons it made against the
 reference; `assert_agrees` turns them into a pass or a failure that reads in the lesson's terms.
 tests/, `handlstm check` and the pytest plugin all run these same functions.
 """
@@ -67,63 +67,63 @@ def describe_failure(name: str, example: Example, failed: list[Comparison]) -> s
 
 # --- the properties --------------------------------------------------------------------------
 
-def unit_agrees(subject, example: Example) -> list[Comparison]:
+def unit_agrees(implementation, example: Example) -> list[Comparison]:
     """One lstm_unit step from non-zero memories gives the reference's new long and short memory."""
     long, short = example.memories
     trace = reference.run(example.params, example.days[:1], long, short)
-    got_long, got_short = subject.unit(example.params, example.days[0], long, short)
+    got_long, got_short = implementation.unit(example.params, example.days[0], long, short)
     return [
         Comparison("updated long memory", float(trace.long[-1]), got_long,
-                   float(tolerances.forward_tolerance(trace, subject.dtype, of="long"))),
+                   float(tolerances.forward_tolerance(trace, implementation.dtype, of="long"))),
         Comparison("updated short memory", float(trace.short[-1]), got_short,
-                   float(tolerances.forward_tolerance(trace, subject.dtype, of="short"))),
+                   float(tolerances.forward_tolerance(trace, implementation.dtype, of="short"))),
     ]
 
 
-def forward_agrees(subject, example: Example) -> list[Comparison]:
+def forward_agrees(implementation, example: Example) -> list[Comparison]:
     """forward over the days, from zero memories, gives the reference's final short memory."""
     trace = reference.run(example.params, example.days)
-    got = subject.forward(example.params, example.days)
+    got = implementation.forward(example.params, example.days)
     return [Comparison("final short memory", float(trace.final_short), got,
-                       float(tolerances.forward_tolerance(trace, subject.dtype)))]
+                       float(tolerances.forward_tolerance(trace, implementation.dtype)))]
 
 
-def gradients_agree(subject, example: Example) -> list[Comparison]:
+def gradients_agree(implementation, example: Example) -> list[Comparison]:
     """The gradient of (output - label)^2 for each of the 12 parameters is the reference's."""
     trace = reference.run(example.params, example.days)
     expected = reference.backward(trace, 2.0 * (trace.final_short - example.label)).params
-    tolerance = tolerances.gradient_tolerance(trace, example.label, subject.dtype)
-    got_loss, got = subject.loss_and_grads(example.params, example.days, example.label)
+    tolerance = tolerances.gradient_tolerance(trace, example.label, implementation.dtype)
+    got_loss, got = implementation.loss_and_grads(example.params, example.days, example.label)
     loss = float((trace.final_short - example.label) ** 2)
-    loss_tolerance = float(tolerances.loss_tolerance(trace, example.label, subject.dtype))
+    loss_tolerance = float(tolerances.loss_tolerance(trace, example.label, implementation.dtype))
     return [Comparison("loss", loss, got_loss, loss_tolerance)] + [
         Comparison(f"d loss / d {name}", float(expected[name]), got[name], float(tolerance[name]))
         for name in PARAM_NAMES]
 
 
-def unit_gradients_agree(subject, example: Example) -> list[Comparison]:
+def unit_gradients_agree(implementation, example: Example) -> list[Comparison]:
     """One lstm_unit step from non-zero memories: the gradient of (new short memory - label)^2 for
     each of the 12 parameters is the reference's, the terms of the memories it started from included
     (from zero memories, as forward starts, the first day's w..1 terms vanish)."""
     long, short = example.memories
     trace = reference.run(example.params, example.days[:1], long, short)
     expected = reference.backward(trace, 2.0 * (trace.final_short - example.label)).params
-    tolerance = tolerances.gradient_tolerance(trace, example.label, subject.dtype)
-    got_loss, got = subject.unit_loss_and_grads(example.params, example.days[0], long, short, example.label)
+    tolerance = tolerances.gradient_tolerance(trace, example.label, implementation.dtype)
+    got_loss, got = implementation.unit_loss_and_grads(example.params, example.days[0], long, short, example.label)
     loss = float((trace.final_short - example.label) ** 2)
-    loss_tolerance = float(tolerances.loss_tolerance(trace, example.label, subject.dtype))
+    loss_tolerance = float(tolerances.loss_tolerance(trace, example.label, implementation.dtype))
     return [Comparison("one-day loss", loss, got_loss, loss_tolerance)] + [
         Comparison(f"one-day d loss / d {name}", float(expected[name]), got[name], float(tolerance[name]))
         for name in PARAM_NAMES]
 
 
-def state_is_not_carried_over(subject, example: Example) -> list[Comparison]:
+def state_is_not_carried_over(implementation, example: Example) -> list[Comparison]:
     """forward gives the same answer again after other calls: nothing leaks between calls."""
-    first = subject.forward(example.params, example.days)
+    first = implementation.forward(example.params, example.days)
     # another sequence of the same length: a forward written for exactly four days accepts it
-    subject.forward(example.params, tuple(reversed(example.days[1:])) + (1.0,))
-    subject.loss_and_grads(example.params, example.days, example.label)
-    again = subject.forward(example.params, example.days)
+    implementation.forward(example.params, tuple(reversed(example.days[1:])) + (1.0,))
+    implementation.loss_and_grads(example.params, example.days, example.label)
+    again = implementation.forward(example.params, example.days)
     return [Comparison("final short memory, called again", first, again, 0.0)]
 
 
@@ -179,16 +179,16 @@ def _target(worst: float, label: str) -> None:
 TRAINING_STEPS = 6  # three epochs of the lesson's two samples: Adam's moments mix both companies
 
 
-def training_agrees(subject, example: Example) -> list[Comparison]:
+def training_agrees(implementation, example: Example) -> list[Comparison]:
     """Lightning training from the example's parameters on the lesson's data follows the
     reference's Adam loop: all 12 parameters after every optimizer step."""
     from .data import LABELS, SEQUENCES
 
-    lr, got = subject.train(example.params, TRAINING_STEPS)
+    lr, got = implementation.train(example.params, TRAINING_STEPS)
     if lr is None:
         return [Comparison("optimizer is torch.optim.Adam (1 = yes)", 1.0, 0.0, 0.0)]
     expected = reference.train(example.params, SEQUENCES, LABELS, lr, TRAINING_STEPS)
-    tolerance = tolerances.trajectory_tolerance(example.params, expected, lr, subject.dtype,
+    tolerance = tolerances.trajectory_tolerance(example.params, expected, lr, implementation.dtype,
                                                 SEQUENCES, LABELS)
     missing = {name: math.nan for name in PARAM_NAMES}
     return [Comparison(f"{name} after step {step}", float(expected[step - 1][name]),

@@ -296,7 +296,7 @@ def propagated_trajectory_tolerance(params, trajectory, lr: float, got_dtype: st
         local.append((by_gradient, tau, rounding))
         theta, m, v = theta_new, m_new, v_new
     start = np.concatenate([UNIT_ROUNDOFF[got_dtype] * np.abs([float(params[name]) for name in names]),
-                            np.zeros(2 * n)])  # setting the parameters in the subject's dtype
+                            np.zeros(2 * n)])  # setting the parameters in the implementation's dtype
     bounds = {}
     for step in at_steps:
         carry = np.hstack([eye, np.zeros((n, 2 * n))])  # d parameters_step / d state_k, k = step ... 0

@@ -5,56 +5,56 @@ import torch
 from hypothesis import example, given
 
 from handlstm import properties, reference, strategies
+from handlstm.implementations import ModuleImplementation, TorchLSTMImplementation
 from handlstm.model import LSTMByHand, LSTMbyHand
 from handlstm.strategies import Example
-from handlstm.subjects import ModuleSubject, TorchLSTMSubject
 from handlstm.torch_lstm import from_torch_lstm, to_torch_lstm
 
 LESSON = strategies.lesson_examples()
 SUBJECTS = {
-    "LSTMByHand": lambda dtype: ModuleSubject(LSTMByHand(), dtype=dtype),
-    "nn.LSTM": lambda dtype: TorchLSTMSubject(dtype),
+    "LSTMByHand": lambda dtype: ModuleImplementation(LSTMByHand(), dtype=dtype),
+    "nn.LSTM": lambda dtype: TorchLSTMImplementation(dtype),
 }
 
 
 @pytest.fixture(scope="module", params=[(s, d) for s in SUBJECTS for d in ("float64", "float32")],
                 ids=lambda p: f"{p[0]}-{p[1]}")
-def subject(request):
+def implementation(request):
     name, dtype = request.param
     return SUBJECTS[name](dtype)
 
 
-def check(name: str, subject, example: Example) -> None:
+def check(name: str, implementation, example: Example) -> None:
     __tracebackhide__ = True
-    properties.assert_agrees(name, properties.PROPERTIES[name](subject, example), example,
-                             label=f"{name} [{subject.name} {subject.dtype}]")
+    properties.assert_agrees(name, properties.PROPERTIES[name](implementation, example), example,
+                             label=f"{name} [{implementation.name} {implementation.dtype}]")
 
 
 @given(strategies.examples())
 @example(LESSON[0])
 @example(LESSON[1])
-def test_one_step_matches_reference_from_any_memories(subject, example: Example):
-    check("unit", subject, example)
+def test_one_step_matches_reference_from_any_memories(implementation, example: Example):
+    check("unit", implementation, example)
 
 
 @given(strategies.examples())
 @example(LESSON[0])
 @example(LESSON[1])
-def test_forward_matches_reference_for_any_parameters_and_days(subject, example: Example):
-    check("forward", subject, example)
+def test_forward_matches_reference_for_any_parameters_and_days(implementation, example: Example):
+    check("forward", implementation, example)
 
 
 @given(strategies.examples())
 @example(LESSON[0])
 @example(LESSON[1])
-def test_gradients_match_reference_for_any_parameters(subject, example: Example):
-    check("gradients", subject, example)
+def test_gradients_match_reference_for_any_parameters(implementation, example: Example):
+    check("gradients", implementation, example)
 
 
 @given(strategies.examples())
 @example(LESSON[0])
-def test_one_step_gradients_match_reference_from_any_memories(subject, example: Example):
-    check("unit_gradients", subject, example)
+def test_one_step_gradients_match_reference_from_any_memories(implementation, example: Example):
+    check("unit_gradients", implementation, example)
 
 
 @given(strategies.examples())
@@ -65,7 +65,7 @@ def test_gates_stay_in_range_and_short_memory_below_one(example: Example):
 
 @given(strategies.params(), strategies.days(max_days=6))
 def test_hand_module_passes_gradcheck_in_float64(params, days):
-    module = ModuleSubject(LSTMByHand(), dtype="float64")
+    module = ModuleImplementation(LSTMByHand(), dtype="float64")
     module.set_params(params)
     names = reference.PARAM_NAMES
     inputs = torch.tensor(days, dtype=torch.float64, requires_grad=True)

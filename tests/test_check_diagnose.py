@@ -14,9 +14,16 @@ from handlstm.check import diagnose as diagnosis
 from handlstm.check.diagnose import CATALOG, diagnose
 from handlstm.check.diagnose.forward import _where_it_differs as where_it_differs
 from handlstm.check.diagnose.probes import predictions, probe
+from handlstm.implementations import ModuleImplementation
 from handlstm.model import LSTMByHand
-from handlstm.mutants import MutantSubject, Mutation, classic_mistakes, combine, day_patterns, hand_off_slips
-from handlstm.subjects import ModuleSubject
+from handlstm.mutants import (
+    MutantImplementation,
+    Mutation,
+    classic_mistakes,
+    combine,
+    day_patterns,
+    hand_off_slips,
+)
 
 FORWARD_FAILS = {"forward": {"id": "forward", "status": "fail"}}
 MISTAKES = classic_mistakes()
@@ -38,7 +45,7 @@ def brief(diagnosis: dict) -> dict:
 def test_every_classic_mistake_is_named_first(mistake):
     wrong = []
     for mutation in (m for m in MISTAKES if m.id == mistake):
-        found = diagnose(MutantSubject(mutation), FORWARD_FAILS, {})
+        found = diagnose(MutantImplementation(mutation), FORWARD_FAILS, {})
         if first(found)["id"] != mistake or (mistake == "unknown" and found[0]["detail"] != mutation.detail):
             wrong.append((mutation.detail, found))
     assert not wrong
@@ -47,25 +54,25 @@ def test_every_classic_mistake_is_named_first(mistake):
 def test_every_way_of_misreading_four_days_is_a_sequence_order_mistake():
     patterns = day_patterns(4)
     wrong = [(m.detail, found) for m in patterns[::7]
-             if first(found := diagnose(MutantSubject(m), FORWARD_FAILS, {}))["id"] != "sequence-order"]
+             if first(found := diagnose(MutantImplementation(m), FORWARD_FAILS, {}))["id"] != "sequence-order"]
     assert not wrong
 
 
 def test_a_day_given_a_wrong_memory_by_hand_is_a_state_not_carried_mistake():
     wrong = [(m.detail, found) for m in hand_off_slips(4)
-             if brief((found := diagnose(MutantSubject(m), FORWARD_FAILS, {}))[0]) != {"id": m.id,
+             if brief((found := diagnose(MutantImplementation(m), FORWARD_FAILS, {}))[0]) != {"id": m.id,
                                                                                        "detail": m.detail}]
     assert not wrong
 
 
 def test_a_copy_paste_slip_says_which_parameter_is_misused_where():
-    found = diagnose(MutantSubject(Mutation(uses={"wlr1": "wpr1"})), FORWARD_FAILS, {})
+    found = diagnose(MutantImplementation(Mutation(uses={"wlr1": "wpr1"})), FORWARD_FAILS, {})
     assert found == [{"id": "weights-swapped", "detail": "wpr1 used where wlr1 belongs (forget gate)",
                       "gate": "forget", "parameters": ["wpr1", "wlr1"], "location": None}]
 
 
 def test_memories_starting_at_any_constant_are_an_initial_state_mistake():
-    found = diagnose(MutantSubject(Mutation(initial=(0.3, -0.2))), FORWARD_FAILS, {})
+    found = diagnose(MutantImplementation(Mutation(initial=(0.3, -0.2))), FORWARD_FAILS, {})
     assert first(found)["id"] == "initial-state"
     assert "long=0.3, short=-0.2" in found[0]["detail"]
 
@@ -83,12 +90,12 @@ def named(detail: str) -> Mutation:
 def test_two_mistakes_at_once_are_both_named(a, b):
     both = combine(named(a), named(b))
     assert both is not None
-    found = diagnose(MutantSubject(both), FORWARD_FAILS, {})
+    found = diagnose(MutantImplementation(both), FORWARD_FAILS, {})
     assert [d["detail"] for d in found] == [a, b]
 
 
 def test_a_mistake_outside_the_catalog_is_unknown():
-    class HalfShort(MutantSubject):
+    class HalfShort(MutantImplementation):
         def unit(self, params, x, long, short):
             new_long, new_short = super().unit(params, x, long, short)
             return new_long, 0.5 * new_short
@@ -98,7 +105,7 @@ def test_a_mistake_outside_the_catalog_is_unknown():
     assert "short memory" in found[0]["detail"]
 
 
-class HalvedGate(MutantSubject):
+class HalvedGate(MutantImplementation):
     """The lesson's lstm_unit with one gate's value halved: no catalog mistake, confined to one gate."""
 
     def __init__(self, gate: str):
@@ -117,8 +124,8 @@ class HalvedGate(MutantSubject):
 @pytest.mark.parametrize("gate, where", [("forget", "term c*f"), ("input", "term i*g"),
                                          ("candidate", "term i*g"), ("output", "output gate")])
 def test_a_mistake_outside_the_catalog_is_located_in_lstm_unit(gate, where):
-    subject = HalvedGate(gate)
-    assert where in where_it_differs(subject, probe(subject), lesson_unit=False)
+    implementation = HalvedGate(gate)
+    assert where in where_it_differs(implementation, probe(implementation), lesson_unit=False)
 
 
 def test_a_mistake_outside_the_catalog_is_unknown_and_located():
@@ -129,13 +136,13 @@ def test_a_mistake_outside_the_catalog_is_unknown_and_located():
 def test_a_float32_learner_is_diagnosed_like_a_float64_one():
     for mutation in MISTAKES[::5]:
         module = MutantModule(mutation)
-        found = diagnose(ModuleSubject(module, dtype="float32", unit_call=MutantModule.unit_call),
+        found = diagnose(ModuleImplementation(module, dtype="float32", unit_call=MutantModule.unit_call),
                          FORWARD_FAILS, {})
         assert first(found)["id"] == mutation.id, (mutation.detail, found)
 
 
-def test_diagnosis_asks_the_subject_only_a_few_dozen_questions():
-    counting = CountingSubject(MutantSubject(MISTAKES[0]))
+def test_diagnosis_asks_the_implementation_only_a_few_dozen_questions():
+    counting = CountingImplementation(MutantImplementation(MISTAKES[0]))
     diagnose(counting, FORWARD_FAILS, {})
     assert counting.calls <= 40
 
@@ -143,7 +150,7 @@ def test_diagnosis_asks_the_subject_only_a_few_dozen_questions():
 # --- the match tolerance: both margins measured ----------------------------------------------------
 
 def test_match_tolerance_keeps_float32_inside_and_different_mistakes_outside():
-    probes = probe(MutantSubject(Mutation()))
+    probes = probe(MutantImplementation(Mutation()))
     pool = MISTAKES + day_patterns(4) + hand_off_slips(4)
     predicted = np.array([predictions(m, probes) for m in pool])
     as_float32 = replace(
@@ -160,7 +167,7 @@ def test_match_tolerance_keeps_float32_inside_and_different_mistakes_outside():
 
 
 def test_the_derived_float32_rounding_bound_is_a_tenth_of_the_match_tolerance_on_every_probe():
-    probes = probe(MutantSubject(Mutation()))
+    probes = probe(MutantImplementation(Mutation()))
     x, long, short = probes.unit_inputs
     one_day = reference.run(probes.unit_params, x[:, None], long, short)
     four_days = reference.run(probes.forward_params, probes.forward_days)
@@ -227,27 +234,27 @@ class RandomStart(LSTMByHand):
         return short
 
 
-def subject(module_class, dtype="float64") -> ModuleSubject:
+def implementation(module_class, dtype="float64") -> ModuleImplementation:
     torch.manual_seed(0)
-    return ModuleSubject(module_class(), dtype=dtype)
+    return ModuleImplementation(module_class(), dtype=dtype)
 
 
 @pytest.mark.parametrize("module_class", [DetachedMemories, ItemRewrapped])
 def test_right_forward_with_wrong_gradients_is_gradient_blocked(module_class):
-    found = diagnose(subject(module_class), results(gradients="fail", training="fail"), facts())
+    found = diagnose(implementation(module_class), results(gradients="fail", training="fail"), facts())
     assert first(found)["id"] == "gradient-blocked"
 
 
 def test_memories_detached_between_days_are_named_as_such():
-    found = diagnose(subject(DetachedMemories), results(gradients="fail"), facts())
+    found = diagnose(implementation(DetachedMemories), results(gradients="fail"), facts())
     assert "between days" in found[0]["detail"]
 
 
 def test_parameters_without_gradient_are_named_from_the_facts():
-    frozen = diagnose(subject(LSTMByHand), results(gradients="fail"), facts(bo1={"requires_grad": False}))
+    frozen = diagnose(implementation(LSTMByHand), results(gradients="fail"), facts(bo1={"requires_grad": False}))
     assert brief(first(frozen)) == {"id": "parameter-not-trainable", "detail": "bo1: requires_grad is off"}
     assert first(frozen)["parameters"] == ["bo1"]
-    plain = diagnose(subject(LSTMByHand), results(training="fail"),
+    plain = diagnose(implementation(LSTMByHand), results(training="fail"),
                      facts(bp1={"is_parameter": False, "registered": False, "requires_grad": False,
                                 "in_optimizer": False}))
     assert first(plain)["id"] == "parameter-not-registered"
@@ -255,39 +262,39 @@ def test_parameters_without_gradient_are_named_from_the_facts():
 
 
 def test_an_optimizer_that_misses_parameters_is_named_from_the_facts_or_from_training():
-    told = diagnose(subject(ForgetGateNotOptimized), results(training="fail"),
+    told = diagnose(implementation(ForgetGateNotOptimized), results(training="fail"),
                     facts(**{n: {"in_optimizer": False} for n in ("wlr1", "wlr2", "blr1")}))
     assert first(told)["detail"] == "the optimizer does not update wlr1, wlr2, blr1 (the whole forget gate)"
-    seen = diagnose(subject(ForgetGateNotOptimized), results(training="fail"), {})
+    seen = diagnose(implementation(ForgetGateNotOptimized), results(training="fail"), {})
     assert brief(first(seen)) == {"id": "optimizer-params",
                                   "detail": "wlr1, wlr2, blr1 (the whole forget gate) never change in training"}
 
 
 def test_a_wrong_loss_is_named_from_how_training_moves_the_parameters():
-    found = diagnose(subject(AbsoluteLoss), results(training="fail"), facts())
+    found = diagnose(implementation(AbsoluteLoss), results(training="fail"), facts())
     assert brief(first(found)) == {"id": "loss-function", "detail": "the loss is |output - label|"}
 
 
 def test_a_training_step_without_a_loss_is_named_from_the_facts():
     no_loss = facts()
     no_loss["training_step"] = {"returns_loss": False, "returned": "None", "error": None}
-    found = diagnose(subject(LSTMByHand), results(training="fail"), no_loss)
+    found = diagnose(implementation(LSTMByHand), results(training="fail"), no_loss)
     assert brief(first(found)) == {"id": "loss-function", "detail": "training_step returns nothing, not the loss"}
 
 
 def test_memories_kept_between_calls_are_a_state_leak():
-    found = diagnose(subject(KeepsMemories), results(forward="fail", state="fail"), facts())
+    found = diagnose(implementation(KeepsMemories), results(forward="fail", state="fail"), facts())
     assert first(found)["id"] == "state-leak"
     assert first(found)["detail"].startswith("both memories carried over from the previous call")
 
 
 def test_random_starting_memories_are_an_initial_state_mistake():
-    found = diagnose(subject(RandomStart), results(forward="fail", state="fail"), facts())
+    found = diagnose(implementation(RandomStart), results(forward="fail", state="fail"), facts())
     assert [d["id"] for d in found] == ["initial-state", "state-leak"]
 
 
 def test_a_subject_that_raises_on_some_questions_is_still_diagnosed():
-    class NoUnit(MutantSubject):
+    class NoUnit(MutantImplementation):
         def unit(self, *args):
             raise RuntimeError("lstm_unit takes no memories")
 
@@ -312,7 +319,7 @@ def strategies_lesson_params() -> dict[str, float]:
     return dict(lesson_examples()[0].params, wlr1=0.7, bo1=-0.3)  # distinct, non-zero values
 
 class MutantModule(torch.nn.Module):
-    """A mutation as a torch module with the 12 parameters, to be run in float32 by ModuleSubject."""
+    """A mutation as a torch module with the 12 parameters, to be run in float32 by ModuleImplementation."""
 
     def __init__(self, mutation: Mutation):
         super().__init__()
@@ -332,7 +339,7 @@ class MutantModule(torch.nn.Module):
         return torch.tensor(np.float32(self.mutation.forward(self.values(), days.numpy())))
 
 
-class CountingSubject:
+class CountingImplementation:
     def __init__(self, inner):
         self.inner, self.calls, self.dtype = inner, 0, inner.dtype
 
@@ -357,12 +364,12 @@ def test_helpers_compute_the_lesson_when_unmutated():
 
 
 def test_a_forward_check_that_ran_out_of_time_does_not_hide_a_gradient_mistake():
-    found = diagnose(subject(DetachedMemories), results(forward="error", gradients="fail"), facts())
+    found = diagnose(implementation(DetachedMemories), results(forward="error", gradients="fail"), facts())
     assert first(found)["id"] == "gradient-blocked"
 
 
 def test_a_forward_that_gives_no_number_is_unknown_and_says_so():
-    class NoForward(MutantSubject):
+    class NoForward(MutantImplementation):
         def forward(self, params, days):
             raise RuntimeError("forward returned list, not a tensor")
 

@@ -28,7 +28,7 @@ def expected_id(path: Path) -> str:
     return path.stem.split("--")[0]
 
 
-class SessionSubject:
+class SessionImplementation:
     """The learner's class behind the runner's session, in this process, read through the
     interface `handlstm check` probes (argument and return order, a batch of one, the dtype)."""
 
@@ -73,23 +73,23 @@ def examples() -> list[Example]:
     return drawn + lesson_examples()
 
 
-def status(subject, check: str, cases: list[Example]) -> str:
+def status(implementation, check: str, cases: list[Example]) -> str:
     try:
-        ok = all(c.ok for example in cases for c in properties.PROPERTIES[check](subject, example))
+        ok = all(c.ok for example in cases for c in properties.PROPERTIES[check](implementation, example))
     except Exception:
         return "error"
     return "pass" if ok else "fail"
 
 
-def results_of(subject) -> list[dict]:
+def results_of(implementation) -> list[dict]:
     """The failing checks as `handlstm check` reports them; training (a Lightning run) only where
     forward is right, since a wrong forward fails it anyway."""
     cases = examples()
-    right = status(subject, "unit", cases) == status(subject, "forward", cases) == "pass"
+    right = status(implementation, "unit", cases) == status(implementation, "forward", cases) == "pass"
     return [{"id": "forward", "status": "pass" if right else "fail"},
-            {"id": "gradients", "status": status(subject, "gradients", cases)},
-            {"id": "state", "status": status(subject, "state", cases[:1])},
-            {"id": "training", "status": status(subject, "training", cases[:1]) if right else "fail"}]
+            {"id": "gradients", "status": status(implementation, "gradients", cases)},
+            {"id": "state", "status": status(implementation, "state", cases[:1])},
+            {"id": "training", "status": status(implementation, "training", cases[:1]) if right else "fail"}]
 
 
 def test_every_catalog_id_has_a_buggy_file():
@@ -98,9 +98,9 @@ def test_every_catalog_id_has_a_buggy_file():
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_buggy_file_is_diagnosed_as_its_mistake(path):
-    subject = SessionSubject(path)
-    results = results_of(subject)
+    implementation = SessionImplementation(path)
+    results = results_of(implementation)
     assert any(r["status"] != "pass" for r in results), f"{path.name} passes every check"
-    found = diagnose(subject, results, subject.ask("facts", dtype=subject.dtype, sequences=SEQUENCES, labels=LABELS))
+    found = diagnose(implementation, results, implementation.ask("facts", dtype=implementation.dtype, sequences=SEQUENCES, labels=LABELS))
     assert found[0]["id"] == expected_id(path), (results, found)
     assert all(d["detail"] for d in found)

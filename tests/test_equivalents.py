@@ -8,24 +8,24 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from handlstm import properties, strategies
 from handlstm.equivalents import equivalent_rewrites, unstable_rewrites
-from handlstm.subjects import ModuleSubject
+from handlstm.implementations import ModuleImplementation
 
 VALUE_PROPERTIES = ("unit", "forward", "gradients", "unit_gradients", "state")
 
 
 def failures(modules, names: tuple[str, ...], dtype: str, max_examples: int) -> list[str]:
     """Each rewrite's first failing comparison over the drawn examples, as one line."""
-    subjects = {m.detail: ModuleSubject(m, dtype=dtype) for m in modules}
-    assert len(subjects) == len(modules)  # details name the rewrites one to one
+    implementations = {m.detail: ModuleImplementation(m, dtype=dtype) for m in modules}
+    assert len(implementations) == len(modules)  # details name the rewrites one to one
     failed: dict[str, str] = {}
 
     @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(strategies.examples())
     def draw(example):
-        for detail, subject in subjects.items():
+        for detail, implementation in implementations.items():
             for name in names:
-                bad = [c for c in properties.PROPERTIES[name](subject, example) if not c.ok]
+                bad = [c for c in properties.PROPERTIES[name](implementation, example) if not c.ok]
                 if bad and detail not in failed:
                     c = bad[0]
                     failed[detail] = (f"{detail}: {name}: {c.quantity} {c.got!r} vs {c.expected!r}, "

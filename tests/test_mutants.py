@@ -5,8 +5,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from handlstm import properties, reference, strategies
 from handlstm.gradient_mutants import gradient_mistakes, training_mistakes
-from handlstm.mutants import MutantSubject, Mutation, classic_mistakes, day_patterns, hand_off_slips
-from handlstm.subjects import ModuleSubject
+from handlstm.implementations import ModuleImplementation
+from handlstm.mutants import MutantImplementation, Mutation, classic_mistakes, day_patterns, hand_off_slips
 
 
 @given(strategies.examples())
@@ -18,22 +18,22 @@ def test_the_unmutated_copy_is_the_reference_exactly(example):
     assert lesson.forward(example.params, example.days) == reference.forward(example.params, example.days)
 
 
-def caught_by_forward_properties(subject, example) -> bool:
+def caught_by_forward_properties(implementation, example) -> bool:
     return not all(comparison.ok for name in ("unit", "forward")
-                   for comparison in properties.PROPERTIES[name](subject, example))
+                   for comparison in properties.PROPERTIES[name](implementation, example))
 
 
 def uncaught_after_drawing(mutations, strategy, max_examples: int) -> list[str]:
     """Draw examples until each mutation has been told from the lesson by one; what is left."""
-    uncaught = {m.detail: MutantSubject(m) for m in mutations}
+    uncaught = {m.detail: MutantImplementation(m) for m in mutations}
     assert len(uncaught) == len(mutations)  # details name the mistakes one to one
 
     @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(strategy)
     def draw(example):
-        for detail, subject in list(uncaught.items()):
-            if caught_by_forward_properties(subject, example):
+        for detail, implementation in list(uncaught.items()):
+            if caught_by_forward_properties(implementation, example):
                 del uncaught[detail]
 
     draw()
@@ -52,21 +52,21 @@ def test_forward_properties_catch_every_misreading_of_four_days():
 
 # --- gradient-only and training-only mistakes (handlstm/gradient_mutants.py) ---------------------
 
-def caught_by(names: tuple[str, ...], subject, example) -> bool:
-    return not all(comparison.ok for name in names for comparison in properties.PROPERTIES[name](subject, example))
+def caught_by(names: tuple[str, ...], implementation, example) -> bool:
+    return not all(comparison.ok for name in names for comparison in properties.PROPERTIES[name](implementation, example))
 
 
 def uncaught_by(names: tuple[str, ...], modules, strategy, max_examples: int) -> list[str]:
     """Draw examples until each mutant module fails one of the named properties; what is left."""
-    uncaught = {m.detail: ModuleSubject(m, dtype="float64") for m in modules}
+    uncaught = {m.detail: ModuleImplementation(m, dtype="float64") for m in modules}
     assert len(uncaught) == len(modules)
 
     @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(strategy)
     def draw(example):
-        for detail, subject in list(uncaught.items()):
-            if caught_by(names, subject, example):
+        for detail, implementation in list(uncaught.items()):
+            if caught_by(names, implementation, example):
                 del uncaught[detail]
 
     draw()

@@ -5,10 +5,10 @@ import sys
 
 import numpy as np
 import pytest
+from handlstm.reference import equations, parallel
 from hypothesis import given
 
 from handlstm import reference, strategies, tolerances
-from handlstm.reference import equations, parallel
 from handlstm.strategies import Example
 
 STEP = 1e-6  # central differences: truncation ~ STEP^2, rounding ~ u / STEP, both ~1e-10 here

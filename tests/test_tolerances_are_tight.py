@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from handlstm import properties, strategies
+from handlstm.implementations import ModuleImplementation, TorchLSTMImplementation
 from handlstm.model import LSTMByHand
-from handlstm.subjects import ModuleSubject, TorchLSTMSubject
 
 TIGHTNESS = 1e-3  # the least share of its tolerance the worst error of a family must reach
 FAMILIES = {  # tolerance family -> the properties that use it, and which of their comparisons
@@ -26,24 +26,24 @@ FAMILIES = {  # tolerance family -> the properties that use it, and which of the
 TRAINING_EXAMPLES = 4  # a Lightning run each
 
 
-def implementations(family: str) -> list:
+def implementations_of(family: str) -> list:
     dtypes = ("float64", "float32")
-    return [ModuleSubject(LSTMByHand(), dtype=d) for d in dtypes] + [TorchLSTMSubject(d) for d in dtypes]
+    return [ModuleImplementation(LSTMByHand(), dtype=d) for d in dtypes] + [TorchLSTMImplementation(d) for d in dtypes]
 
 
 def worst_share(family: str) -> float:
     """The largest |error| / tolerance of the family's comparisons over drawn examples."""
     names, counts = FAMILIES[family]
-    subjects, worst = implementations(family), [0.0]
+    implementations, worst = implementations_of(family), [0.0]
     examples = TRAINING_EXAMPLES if family == "trajectory" else settings().max_examples
 
     @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
               suppress_health_check=list(HealthCheck))
     @given(strategies.examples(1, 6))
     def measure(example):
-        for subject in subjects:
+        for implementation in implementations:
             for name in names:
-                for comparison in properties.PROPERTIES[name](subject, example):
+                for comparison in properties.PROPERTIES[name](implementation, example):
                     if counts(comparison.quantity):
                         assert comparison.ok, comparison  # sufficient, as the agreement tests prove
                         worst[0] = max(worst[0], comparison.ratio)

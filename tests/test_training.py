@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from handlstm import properties, reference, strategies, tolerances
 from handlstm.data import LABELS, SEQUENCES
+from handlstm.implementations import ModuleImplementation, ReferenceImplementation, TorchLSTMImplementation
 from handlstm.model import LSTMByHand
 from handlstm.strategies import Example
-from handlstm.subjects import ModuleSubject, ReferenceSubject, TorchLSTMSubject
 from handlstm.train.trajectory import lightning_trajectory
 
 LESSON = strategies.lesson_examples()
@@ -23,9 +23,9 @@ STARTS = st.builds(Example, params=strategies.params(), days=st.just(SEQUENCES[0
 
 @pytest.fixture(scope="module", params=["LSTMByHand", "nn.LSTM", "reference"])
 def trainee(request):
-    return {"LSTMByHand": lambda: ModuleSubject(LSTMByHand(), dtype="float64"),
-            "nn.LSTM": lambda: TorchLSTMSubject("float64"),
-            "reference": ReferenceSubject}[request.param]()
+    return {"LSTMByHand": lambda: ModuleImplementation(LSTMByHand(), dtype="float64"),
+            "nn.LSTM": lambda: TorchLSTMImplementation("float64"),
+            "reference": ReferenceImplementation}[request.param]()
 
 
 @FEWER
@@ -78,8 +78,8 @@ def test_an_optimizer_other_than_adam_is_reported():
 
     lr, trajectory = lightning_trajectory(Plain(), 2)
     assert lr is None and len(trajectory) == 2
-    subject = ModuleSubject(Plain(), dtype="float64")
-    [comparison] = properties.training_agrees(subject, LESSON[0])
+    implementation = ModuleImplementation(Plain(), dtype="float64")
+    [comparison] = properties.training_agrees(implementation, LESSON[0])
     assert not comparison.ok
 
 
@@ -116,14 +116,14 @@ def test_forward_and_gradients_still_agree_after_lightning_training(start: Examp
     """Train LSTMByHand with Lightning from drawn parameters; on the trained parameters the hand
     module, the mapped nn.LSTM and the reference still agree on outputs and gradients."""
     module = LSTMByHand()
-    trained = ModuleSubject(module, dtype="float64")
+    trained = ModuleImplementation(module, dtype="float64")
     _, trajectory = trained.train(start.params, properties.TRAINING_STEPS)
     after = Example(params=trajectory[-1], days=days, label=label)
     assert after.params == {n: float(getattr(module, n).detach()) for n in reference.PARAM_NAMES}
-    for subject in (trained, TorchLSTMSubject("float64")):
+    for implementation in (trained, TorchLSTMImplementation("float64")):
         for name in ("forward", "gradients"):
-            properties.assert_agrees(name, properties.PROPERTIES[name](subject, after), after,
-                                     label=f"{name} after training [{subject.name} float64]")
+            properties.assert_agrees(name, properties.PROPERTIES[name](implementation, after), after,
+                                     label=f"{name} after training [{implementation.name} float64]")
 
 
 def test_the_lessons_nn_lstm_run_predicts_both_companies(tmp_path):

@@ -34,7 +34,7 @@ def keep_hypothesis_files_in_cache() -> None:
     set_hypothesis_home_dir(cache / "handlstm" / "hypothesis")
 
 
-class SandboxSubject:
+class SandboxImplementation:
     """The learner's class as an implementation the properties run on: every call is a request to
     the sandboxed runner, in the dtype it was configured with."""
 
@@ -113,21 +113,21 @@ HEADROOM_LABEL = "learner's check"
 SHRINK_SECONDS = 2.0
 # no "explain" phase: it re-runs the failing example many times to annotate source lines of the
 # test function, which here are the checker's own, not the learner's
-PHASES = (Phase.explicit, Phase.generate, Phase.target, Phase.shrink)  # the headroom report is about handlstm's own subjects
+PHASES = (Phase.explicit, Phase.generate, Phase.target, Phase.shrink)  # the headroom report is about handlstm's own implementations
 
 
-def run_property(name: str, subjects: list[SandboxSubject], strategy, explicit: list, examples: int,
+def run_property(name: str, implementations: list[SandboxImplementation], strategy, explicit: list, examples: int,
                  deadline: float) -> PropertyResult:
-    """Hypothesis draws examples for one property, each evaluated in every subject's dtype (drawn,
+    """Hypothesis draws examples for one property, each evaluated in every implementation's dtype (drawn,
     targeted and shrunk once for all of them); a failure comes back shrunk, with its dtype."""
     try:
-        return _run_property(name, subjects, strategy, explicit, examples, deadline)
+        return _run_property(name, implementations, strategy, explicit, examples, deadline)
     finally:
-        for subject in subjects:
-            properties.HEADROOM.pop(f"{HEADROOM_LABEL} {subject.dtype}", None)
+        for implementation in implementations:
+            properties.HEADROOM.pop(f"{HEADROOM_LABEL} {implementation.dtype}", None)
 
 
-def _run_property(name: str, subjects: list[SandboxSubject], strategy, explicit: list, examples: int,
+def _run_property(name: str, implementations: list[SandboxImplementation], strategy, explicit: list, examples: int,
                   deadline: float) -> PropertyResult:
     failures: list[PropertyFailure | Raised] = []
     failed_in: set[str] = set()
@@ -137,17 +137,17 @@ def _run_property(name: str, subjects: list[SandboxSubject], strategy, explicit:
         if now > deadline or (failures and now > failures[0].found + SHRINK_SECONDS):
             raise _OutOfTime()
         found = []  # every dtype is evaluated, so each one's status is known for every example
-        for subject in subjects:
+        for implementation in implementations:
             try:
-                comparisons = properties.PROPERTIES[name](subject, example)
-                properties.assert_agrees(name, comparisons, example, label=f"{HEADROOM_LABEL} {subject.dtype}")
+                comparisons = properties.PROPERTIES[name](implementation, example)
+                properties.assert_agrees(name, comparisons, example, label=f"{HEADROOM_LABEL} {implementation.dtype}")
             except LearnerError as error:
                 found.append(Raised(name, example, str(error)))
             except PropertyFailure as failure:
                 found.append(failure)
             else:
                 continue
-            found[-1].dtype, found[-1].found = subject.dtype, time.monotonic()
+            found[-1].dtype, found[-1].found = implementation.dtype, time.monotonic()
         if found:
             failed_in.update(f.dtype for f in found)
             failures.append(found[0])
@@ -158,7 +158,7 @@ def _run_property(name: str, subjects: list[SandboxSubject], strategy, explicit:
                    verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck))(given(strategy)(test))
     for case in explicit:
         run = explicit_example(case)(run)
-    statuses = lambda: {s.dtype: "fail" if s.dtype in failed_in else "pass" for s in subjects}
+    statuses = lambda: {s.dtype: "fail" if s.dtype in failed_in else "pass" for s in implementations}
     try:
         run()
     except _OutOfTime:
@@ -170,7 +170,7 @@ def _run_property(name: str, subjects: list[SandboxSubject], strategy, explicit:
         if not failures:  # never a pass, never a traceback: the check could not be completed
             return PropertyResult(name, "error", f"the checker could not complete this check: "
                                                  f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:200]}",
-                                  dtypes={s.dtype: "error" for s in subjects})
+                                  dtypes={s.dtype: "error" for s in implementations})
     if failures:
         return PropertyResult(name, "fail", failure_message(failures[-1]), failures[-1], statuses())
     return PropertyResult(name, "pass", dtypes=statuses())

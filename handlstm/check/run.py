@@ -34,7 +34,7 @@ from .properties_run import (
     EXAMPLES,
     PropertyResult,
     Raised,
-    SandboxSubject,
+    SandboxImplementation,
     count_for,
     explicit_for,
     run_property,
@@ -239,7 +239,7 @@ def _run_properties(child: Child, class_name: str, interface: Interface, example
     time left."""
     order = [name for check_id in CHECK_IDS for name in CHECK_PROPERTIES[check_id]]
     results: dict[str, PropertyResult] = {}
-    subjects = _configured(child, class_name, interface)
+    implementations = _configured(child, class_name, interface)
     for index, name in enumerate(order):
         if name == "training" and not lightning:
             results[name] = PropertyResult(name, "skip", "not a LightningModule: training is not checked")
@@ -252,11 +252,11 @@ def _run_properties(child: Child, class_name: str, interface: Interface, example
         try:
             if not child.alive:
                 child.restart()
-                subjects = _configured(child, class_name, interface)
-            result = run_property(name, subjects, strategy_for(name, interface.lengths),
+                implementations = _configured(child, class_name, interface)
+            result = run_property(name, implementations, strategy_for(name, interface.lengths),
                                   explicit_for(name, interface.lengths), count_for(name, examples),
                                   child.deadline)
-            notes = [note for subject in subjects for note in subject.notes]
+            notes = [note for implementation in implementations for note in implementation.notes]
             if name in ("gradients", "unit_gradients") and result.status == "fail" and notes:
                 result.message += f" ({notes[0]})"  # why a gradient was NaN, as the runner said
             results[name] = result
@@ -268,13 +268,13 @@ def _run_properties(child: Child, class_name: str, interface: Interface, example
     return results
 
 
-def _configured(child: Child, class_name: str, interface: Interface) -> list[SandboxSubject]:
+def _configured(child: Child, class_name: str, interface: Interface) -> list[SandboxImplementation]:
     """The learner's class in each dtype, as implementations the properties run on."""
     if not child.alive:
         child.restart()
     child.call("configure", dtypes=list(interface.dtypes), order=list(interface.order),
                returns=list(interface.returns), batched=interface.batched)
-    return [SandboxSubject(child, class_name, dtype) for dtype in interface.dtypes]
+    return [SandboxImplementation(child, class_name, dtype) for dtype in interface.dtypes]
 
 
 def _any_ran(results: dict[str, PropertyResult]) -> bool:
@@ -342,12 +342,12 @@ def _diagnose(child: Child, class_name: str, interface: Interface, results: dict
     dtype = failed[0].dtype if failed else interface.dtype
     child.deadline = deadline
     try:
-        subject = next(s for s in _configured(child, class_name, interface) if s.dtype == dtype)
+        implementation = next(s for s in _configured(child, class_name, interface) if s.dtype == dtype)
         facts = child.call("facts", dtype=dtype, sequences=SEQUENCES, labels=LABELS)
         plain = {name: {"id": name, "status": r.status, "message": r.message,
                         "counterexample": counterexample(r.failure) if r.failure else None}
                  for name, r in results.items()}
-        found = diagnose.diagnose(subject, plain, facts)
+        found = diagnose.diagnose(implementation, plain, facts)
     except CHECK_FAILURES:
         found = []
     except Exception:  # facts or answers of a shape diagnosis cannot read: the verdict stands, unexplained

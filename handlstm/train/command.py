@@ -18,7 +18,16 @@ from pathlib import Path
 
 from ..data import LABELS, SEQUENCES
 from ..errors import UserError
-from .trainer import CHECKPOINT, MODELS, PRECISIONS, build_model, checkpoint_model, fit, lesson_params, predictions
+from .trainer import (
+    CHECKPOINT,
+    MODELS,
+    PRECISIONS,
+    build_model,
+    checkpoint_model,
+    fit,
+    lesson_params,
+    predictions,
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

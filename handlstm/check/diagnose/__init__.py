@@ -5,7 +5,7 @@ chosen questions and compares the answers with every mutation of the equations i
 handlstm/mutants.py. A mutation explains the learner when it reproduces every answer within
 `tolerances.match_tolerance`; nothing is read from the learner's source text.
 
-    diagnose(subject, results, facts) -> [{"id": catalog id, "detail": human text}, ...]
+    diagnose(implementation, results, facts) -> [{"id": catalog id, "detail": human text}, ...]
 
 best first, several when the behaviour fits several, one "unknown" entry when nothing fits.
 The catalog and what each id means for a learner: docs/mistakes.md.
@@ -23,7 +23,7 @@ from .training import gradient_mistakes, training_mistakes
 __all__ = ["CATALOG", "HINTS", "diagnose", "hint"]
 
 
-def diagnose(subject, results, facts: Mapping | None) -> list[Diagnosis]:
+def diagnose(implementation, results, facts: Mapping | None) -> list[Diagnosis]:
     """The catalog's explanation of the failing checks in `results`, best first (never empty)."""
     failed = failed_checks(results)
     facts = Facts(facts or {})
@@ -31,7 +31,7 @@ def diagnose(subject, results, facts: Mapping | None) -> list[Diagnosis]:
     found: list[Diagnosis] = []
     if forward_failed or not failed:
         # a wrong forward explains every later failure: name it first, the facts after
-        found = forward_mistakes(subject, counterexamples(results))
+        found = forward_mistakes(implementation, counterexamples(results))
         if found:
             found += facts.mistakes()
     if not found:  # forward is right on every probe (its check may have run out of time)
@@ -39,10 +39,10 @@ def diagnose(subject, results, facts: Mapping | None) -> list[Diagnosis]:
         # turn explain a loss without gradient and training that goes wrong
         found += facts.parameter_mistakes()
         if failed & {"gradients", "unit_gradients"}:
-            found += gradient_mistakes(subject)
+            found += gradient_mistakes(implementation)
         found += facts.training_mistakes()
         if failed_checks(results, ("fail",)) & {"training"} and not failed & {"gradients", "unit_gradients"}:
-            found += training_mistakes(subject, facts)
+            found += training_mistakes(implementation, facts)
     if "state" in failed:
         found.append(finding("state-leak", "forward gives a different answer for the same days after other calls"))
     if forward_failed and not found:

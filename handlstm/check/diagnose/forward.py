@@ -48,16 +48,16 @@ def _day_patterns_explaining(probes: Probes) -> list[Mutation]:
     return found
 
 
-def forward_mistakes(subject, extra=()) -> list[Diagnosis]:
-    """The mutations that reproduce the subject's lstm_unit and forward answers; none where the
+def forward_mistakes(implementation, extra=()) -> list[Diagnosis]:
+    """The mutations that reproduce the implementation's lstm_unit and forward answers; none where the
     lesson's equations do."""
-    probes = probe(subject, extra)
+    probes = probe(implementation, extra)
     got = answers(probes, use_forward=probes.repeatable)
     unit_only = answers(probes, use_forward=False)
     unit_answered = not np.all(np.isnan(probes.unit_got))
     lesson_unit = explains(Mutation(), probes, unit_only) if unit_answered else None
     if not probes.repeatable:
-        return _unrepeatable(subject, probes, lesson_unit)
+        return _unrepeatable(implementation, probes, lesson_unit)
     if np.all(np.isnan(probes.forward_got)) and lesson_unit:
         return [finding("unknown", "lstm_unit is right, but forward gives no number for four days")]
     if explains(Mutation(), probes, got):
@@ -75,7 +75,7 @@ def forward_mistakes(subject, extra=()) -> list[Diagnosis]:
     matched = _pairs(pool, probes, got, need_unit=lesson_unit is False)
     if matched:
         return [finding(m.id, m.detail, *structure(m)) for m in matched]
-    return [finding("unknown", _where_it_differs(subject, probes, lesson_unit))]
+    return [finding("unknown", _where_it_differs(implementation, probes, lesson_unit))]
 
 
 def structure(mutation: Mutation) -> tuple[str | None, list[str]]:
@@ -147,9 +147,9 @@ LEAK_PARAMS = {"wlr1": 0.5, "wlr2": 0.3, "blr1": 3.0, "wpr1": 0.4, "wpr2": -0.6,
 LEAK_DAYS = (0.5, -0.3, 0.8, 0.2)
 
 
-def _unrepeatable(subject, probes: Probes, lesson_unit: bool | None) -> list[Diagnosis]:
+def _unrepeatable(implementation, probes: Probes, lesson_unit: bool | None) -> list[Diagnosis]:
     """forward answers the same question differently: memories kept from earlier calls, or random."""
-    calls = [number(ask(subject.forward, LEAK_PARAMS, LEAK_DAYS)) for _ in range(3)]
+    calls = [number(ask(implementation.forward, LEAK_PARAMS, LEAK_DAYS)) for _ in range(3)]
     leak = _leak(LEAK_PARAMS, LEAK_DAYS, calls, probes.dtype) if lesson_unit else None
     if leak:
         return [finding("state-leak", leak)]
@@ -191,7 +191,7 @@ def _leak(params: dict, days: tuple[float, ...], calls: list[float], dtype: str)
 SHUT_INPUT_TERM = {"wpr1": 0.0, "wpr2": 0.0, "bpr1": -40.0, "wp1": 0.0, "wp2": 0.0, "bp1": 0.0}
 
 
-def _where_it_differs(subject, probes: Probes, lesson_unit: bool | None) -> str:
+def _where_it_differs(implementation, probes: Probes, lesson_unit: bool | None) -> str:
     """Where the numbers go wrong, for a mistake outside the catalog: which term of lstm_unit."""
     if lesson_unit is None:
         return "forward differs from the lesson's in a way no single mistake explains"
@@ -209,7 +209,7 @@ def _where_it_differs(subject, probes: Probes, lesson_unit: bool | None) -> str:
         agree = []
         for k in range(3):
             args = change(at(probes.unit_params, k), *(float(v[k]) for v in probes.unit_inputs))
-            answer = ask(subject.unit, *args)
+            answer = ask(implementation.unit, *args)
             expected = Mutation().unit(*args)[0]
             got = np.array([number(answer[0]) if answer is not None else math.inf])
             agree.append(bool(ratios(np.array([expected]), got, probes.dtype)[0] <= 1.0))

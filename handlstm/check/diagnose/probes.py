@@ -23,7 +23,7 @@ SEED = 5  # the probes are fixed: a diagnosis is reproducible
 
 
 def ask(call: Callable, *args):
-    """The subject's answer, or None where the learner's code cannot answer this probe."""
+    """The implementation's answer, or None where the learner's code cannot answer this probe."""
     try:
         return call(*args)
     except Exception:  # the check that ran it already reported the learner's traceback
@@ -39,7 +39,7 @@ def probe_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
 
 @dataclass
 class Probes:
-    """The questions asked and the subject's answers; None where it could not answer."""
+    """The questions asked and the implementation's answers; None where it could not answer."""
 
     dtype: str
     unit_params: dict[str, np.ndarray]
@@ -51,7 +51,7 @@ class Probes:
     repeatable: bool
 
 
-def probe(subject, extra: Iterable[tuple[dict, tuple[float, ...]]] = ()) -> Probes:
+def probe(implementation, extra: Iterable[tuple[dict, tuple[float, ...]]] = ()) -> Probes:
     rng = np.random.default_rng(SEED)
     unit_params = probe_params(rng, UNIT_PROBES)
     x = rng.choice((-1.0, 1.0), UNIT_PROBES) * rng.uniform(0.2, 1.5, UNIT_PROBES)
@@ -59,20 +59,20 @@ def probe(subject, extra: Iterable[tuple[dict, tuple[float, ...]]] = ()) -> Prob
     short = rng.choice((-1.0, 1.0), UNIT_PROBES) * rng.uniform(0.1, 0.9, UNIT_PROBES)
     unit_got = np.full((UNIT_PROBES, 2), np.nan)
     for k in range(UNIT_PROBES):
-        answer = ask(subject.unit, at(unit_params, k), float(x[k]), float(long[k]), float(short[k]))
+        answer = ask(implementation.unit, at(unit_params, k), float(x[k]), float(long[k]), float(short[k]))
         if answer is not None:
             unit_got[k] = answer
     forward_params = probe_params(rng, FORWARD_PROBES)
     shape = (FORWARD_PROBES, DAYS)
     forward_days = rng.choice((-1.0, 1.0), shape) * rng.uniform(0.2, 1.5, shape)
-    dtype = getattr(subject, "dtype", "float64")
+    dtype = getattr(implementation, "dtype", "float64")
     for params, days in extra:
         if len(days) == DAYS and _tame(params, days, dtype):
             forward_params = {n: np.append(forward_params[n], params[n]) for n in PARAM_NAMES}
             forward_days = np.vstack([forward_days, days])
-    forward_got = np.array([number(ask(subject.forward, at(forward_params, k), tuple(forward_days[k])))
+    forward_got = np.array([number(ask(implementation.forward, at(forward_params, k), tuple(forward_days[k])))
                             for k in range(len(forward_days))])
-    again = number(ask(subject.forward, at(forward_params, 0), tuple(forward_days[0])))
+    again = number(ask(implementation.forward, at(forward_params, 0), tuple(forward_days[0])))
     repeatable = bool(forward_got[0] == again or (np.isnan(forward_got[0]) and np.isnan(again)))
     return Probes(dtype, unit_params, (x, long, short), unit_got,
                   forward_params, forward_days, forward_got, repeatable)

@@ -15,19 +15,19 @@ from .facts import Facts
 from .probes import DAYS, SEED, ask, at, number, probe_params
 
 
-def gradient_mistakes(subject) -> list[Diagnosis]:
+def gradient_mistakes(implementation) -> list[Diagnosis]:
     """forward is right but gradients are not: which parameters' gradients, and how."""
     rng = np.random.default_rng(SEED + 1)
     params = at(probe_params(rng, 1), 0)
     days = tuple(rng.choice((-1.0, 1.0), DAYS) * rng.uniform(0.2, 1.5, DAYS))
     label = 0.5
-    answer = ask(subject.loss_and_grads, params, days, label)
+    answer = ask(implementation.loss_and_grads, params, days, label)
     if answer is None:
         return [finding("gradient-blocked", "taking the gradient of the loss fails")]
     _, got = answer
     trace = reference.run(params, days)
     expected = reference.backward(trace, 2.0 * (trace.final_short - label)).params
-    tolerance = tolerances.gradient_tolerance(trace, label, getattr(subject, "dtype", "float64"))
+    tolerance = tolerances.gradient_tolerance(trace, label, getattr(implementation, "dtype", "float64"))
     missing = [n for n in PARAM_NAMES if not math.isfinite(number(got.get(n)))]
     wrong = [n for n in PARAM_NAMES if n not in missing
              and abs(number(got[n]) - float(expected[n])) > float(tolerance[n])]
@@ -71,7 +71,7 @@ def _trained_with(loss: str, params: dict, lr: float, steps: int) -> list[dict[s
     return trajectory
 
 
-def training_mistakes(subject, facts: Facts) -> list[Diagnosis]:
+def training_mistakes(implementation, facts: Facts) -> list[Diagnosis]:
     """forward and gradients are right but training is not: the optimizer or the loss."""
     if facts.mistakes():
         return []  # already named from the facts
@@ -80,7 +80,7 @@ def training_mistakes(subject, facts: Facts) -> list[Diagnosis]:
         return [finding("loss-function", f"training_step raises: {error}")]
     rng = np.random.default_rng(SEED + 2)
     params = at(probe_params(rng, 1), 0)
-    answer = ask(subject.train, params, TRAINING_STEPS) if hasattr(subject, "train") else None
+    answer = ask(implementation.train, params, TRAINING_STEPS) if hasattr(implementation, "train") else None
     if answer is None:
         return [finding("loss-function", "training with the module's training_step does not run through"),
                 finding("optimizer-params", "or configure_optimizers does not give a working optimizer")]

@@ -1,8 +1,8 @@
 """One small adapter per implementation under test. Plain numbers in, plain numbers out.
 
-A subject sets the 12 parameters (by the lesson's names), runs one lstm_unit step, runs a
+An implementation sets the 12 parameters (by the lesson's names), runs one lstm_unit step, runs a
 sequence, and takes the gradients of the lesson's loss. The bundled modules, the mapped
-nn.LSTM and the reference are all subjects, and so is a learner's class (in a child process).
+nn.LSTM and the reference are all implementations, and so is a learner's class (in a child process).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from .torch_lstm import from_torch_lstm, grads_from_torch_lstm, to_torch_lstm
 Numbers = Mapping[str, float]
 
 
-class Subject(Protocol):
+class Implementation(Protocol):
     name: str
-    dtype: str  # "float64" or "float32": what the subject computes in
+    dtype: str  # "float64" or "float32": what the implementation computes in
 
     def unit(self, params: Numbers, x: float, long: float, short: float) -> tuple[float, float]:
         """One day: (updated long memory, updated short memory)."""
@@ -40,9 +40,14 @@ class Subject(Protocol):
         """(new short memory - label)^2 after one lstm_unit step from these memories, and its
         gradient by each of the 12 names."""
 
+    def train(self, params: Numbers, steps: int) -> tuple[float | None, list[dict[str, float]]]:
+        """Lightning-train from these values (its own optimizer and training_step) for `steps`
+        optimizer steps on the lesson's data: (Adam's learning rate or None, the 12 values after
+        each step)."""
 
-class ReferenceSubject:
-    """The NumPy reference as a subject (used to test the properties themselves)."""
+
+class ReferenceImplementation:
+    """The NumPy reference as an implementation (used to test the properties themselves)."""
 
     name, dtype = "reference", "float64"
 
@@ -79,7 +84,7 @@ def _torch_dtype(dtype: str) -> torch.dtype:
 _PRECISION = {"float64": "64-true", "float32": "32-true"}  # Lightning's name for each dtype
 
 
-class ModuleSubject:
+class ModuleImplementation:
     """A module with an lstm_unit and 12 scalar parameters: the lesson's LSTMByHand or a learner's.
 
     `names` maps each lesson name to the module's attribute; `unit_call` calls the module's
@@ -144,7 +149,7 @@ class ModuleSubject:
         return lightning_trajectory(self.module, steps, precision=_PRECISION[self.dtype], names=self.names)
 
 
-class TorchLSTMSubject:
+class TorchLSTMImplementation:
     """torch.nn.LSTM(1, 1) with the 12 values mapped onto its stacked gates."""
 
     name = "nn.LSTM"
@@ -200,12 +205,12 @@ class TorchLSTMSubject:
                                     read=lambda module: from_torch_lstm(module.lstm))
 
 
-def hand_subject(dtype: str = "float64") -> ModuleSubject:
-    return ModuleSubject(LSTMByHand(), dtype=dtype)
+def hand_module(dtype: str = "float64") -> ModuleImplementation:
+    return ModuleImplementation(LSTMByHand(), dtype=dtype)
 
 
-def bundled_subjects(dtype: str = "float64") -> list:
+def bundled_implementations(dtype: str = "float64") -> list:
     """The implementations handlstm ships, each checked against the reference."""
-    return [hand_subject(dtype), TorchLSTMSubject(dtype)]
+    return [hand_module(dtype), TorchLSTMImplementation(dtype)]
 
 
