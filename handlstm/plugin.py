@@ -101,8 +101,7 @@ def pytest_configure_node(node):
 def pytest_report_header(config):
     if not _enabled(config):
         return None
-    from .check.command import DEFAULT_EXAMPLES
-    from .check.options import DEFAULT_TIMEOUT
+    from .check.options import DEFAULT_TIMEOUT, EXAMPLES
 
     settings = _settings(config)
     param_map = settings.get("param_map")
@@ -110,7 +109,7 @@ def pytest_report_header(config):
              + (f" class {settings['class_name']}" if settings["class_name"] else " (class found by lstm_unit)")]
     mapping = "auto (inferred from behaviour)" if param_map == "auto" else "given" if param_map else "lesson names"
     options = [f"param map: {mapping}",
-               f"examples per property: {settings.get('examples', DEFAULT_EXAMPLES)}",
+               f"examples per property: {settings.get('examples', EXAMPLES)}",
                f"time limit: {settings.get('timeout', DEFAULT_TIMEOUT):g} s",
                "run in a sandbox (bubblewrap where it works, else a child process), once per session"]
     return lines + ["handlstm: " + ", ".join(options)]

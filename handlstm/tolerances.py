@@ -50,7 +50,8 @@ def _rounding_sensitivity(trace: reference.Trace, sens: reference.Gradients) -> 
     return total.sum(axis=-1)
 
 
-def _unit_roundoff(got_dtype: str) -> float:
+def unit_roundoff(got_dtype: str) -> float:
+    """u of the implementation's dtype plus the reference's own (float64)."""
     return UNIT_ROUNDOFF[got_dtype] + UNIT_ROUNDOFF["float64"]
 
 
@@ -59,7 +60,7 @@ def forward_tolerance(trace: reference.Trace, got_dtype: str, of: str = "short")
     seed = {"short": (1.0, 0.0), "long": (0.0, 1.0)}[of]
     sensitivity = _rounding_sensitivity(trace, reference.backward(trace, *seed))
     scale = np.abs(trace.short[..., -1] if of == "short" else trace.long[..., -1])
-    u = _unit_roundoff(got_dtype)
+    u = unit_roundoff(got_dtype)
     return ROUNDINGS_PER_TERM * u * (sensitivity + scale) + FLOOR * u * scale
 
 
@@ -126,7 +127,7 @@ def gradient_tolerance(trace: reference.Trace, label: float, got_dtype: str) -> 
     over magnitudes widened by those errors, minus backward over the plain magnitudes, bounds the
     last two to first order.
     """
-    u = _unit_roundoff(got_dtype)
+    u = unit_roundoff(got_dtype)
     k = ROUNDINGS_PER_TERM * u
     days = trace.days.shape[-1]
     d_loss = np.abs(2.0 * (trace.final_short - label))
@@ -145,7 +146,7 @@ def loss_tolerance(trace: reference.Trace, label: float, got_dtype: str) -> np.n
     """Largest |got - reference| for (h_T - label)^2: h_T's own bound carried through the square,
     plus the rounding of the subtraction and the square themselves."""
     error = np.abs(trace.final_short - label)
-    u = _unit_roundoff(got_dtype)
+    u = unit_roundoff(got_dtype)
     return (2 * error * forward_tolerance(trace, got_dtype)
             + ROUNDINGS_PER_TERM * u * error * (error + np.abs(trace.final_short) + abs(label)))
 
@@ -190,7 +191,7 @@ def trajectory_tolerance(params, trajectory, lr: float, got_dtype: str, sequence
     """
     names = reference.PARAM_NAMES
     beta1, beta2 = betas
-    u = _unit_roundoff(got_dtype)
+    u = unit_roundoff(got_dtype)
     current = {n: float(params[n]) for n in names}
     drift = np.array([UNIT_ROUNDOFF[got_dtype] * abs(current[n]) for n in names])  # setting them
     # running, exponentially weighted sums over the steps so far (weights as in m and v)
@@ -228,25 +229,6 @@ def trajectory_tolerance(params, trajectory, lr: float, got_dtype: str, sequence
     return bounds
 
 
-# Diagnosis asks whether a mutation of the equations reproduces a learner's numbers on tame probes
-# (|weighted sums| below ~7, four days; handlstm/check/diagnose.py). There forward_tolerance, the
-# derived rounding bound of every sound way of writing the equations, stays below a tenth of
-# 2^11 u (float32 runs of the lesson's own formulas land within a hundredth of it), while any two
-# different mistakes differ by more than ten times it: tests/test_check_diagnose.py checks all
-# three on every probe, so the bound neither merges two mistakes nor rejects a float32 learner.
-MATCH_ROUNDINGS = 2**11
-
-
-def match_tolerance(predicted: np.ndarray, got_dtype: str) -> np.ndarray:
-    """Largest |got - predicted| for which a mutation still counts as reproducing a learner's number."""
-    return MATCH_ROUNDINGS * _unit_roundoff(got_dtype) * (1.0 + np.abs(predicted))
-
-# Diagnosis of training: Adam moves every parameter by up to about lr per step, so a different loss
-# puts the parameters O(lr) apart within a few steps, while rounding moves them by ~1e-6 lr; a loss
-# reproduces a learner's training when every parameter stays within this fraction of lr of it.
-TRAINING_MATCH = 0.05
-
-
 def propagated_trajectory_tolerance(params, trajectory, lr: float, got_dtype: str, sequences, labels,
                                     at_steps, betas: tuple[float, float] = ADAM_BETAS, eps: float = ADAM_EPS
                                     ) -> dict[int, dict[str, float]]:
@@ -263,7 +245,7 @@ def propagated_trajectory_tolerance(params, trajectory, lr: float, got_dtype: st
     """
     names = reference.PARAM_NAMES
     n, beta1, beta2 = len(names), betas[0], betas[1]
-    u = _unit_roundoff(got_dtype)
+    u = unit_roundoff(got_dtype)
     theta = np.array([float(params[name]) for name in names])
     m, v = np.zeros(n), np.zeros(n)
     eye = np.eye(n)

@@ -11,7 +11,7 @@ from handlstm.reference import GATE_PARAMS, PARAM_NAMES
 
 from handlstm import reference, tolerances
 from handlstm.check import diagnose as diagnosis
-from handlstm.check.diagnose import CATALOG, diagnose
+from handlstm.check.diagnose import CATALOG, diagnose, thresholds
 from handlstm.check.diagnose.forward import _where_it_differs as where_it_differs
 from handlstm.check.diagnose.probes import predictions, probe
 from handlstm.implementations import ModuleImplementation
@@ -159,7 +159,7 @@ def test_match_tolerance_keeps_float32_inside_and_different_mistakes_outside():
         forward_params={n: v.astype(np.float32) for n, v in probes.forward_params.items()},
         forward_days=probes.forward_days.astype(np.float32))
     in_float32 = np.array([predictions(m, as_float32) for m in pool])
-    tolerance = tolerances.match_tolerance(predicted, "float32")
+    tolerance = thresholds.match_tolerance(predicted, "float32")
     assert np.max(np.abs(in_float32 - predicted) / tolerance) < 0.01
     closest = min(np.max(np.abs(predicted[i] - predicted[j]) / tolerance[i])
                   for i, j in itertools.combinations(range(len(pool)), 2) if pool[i].id != pool[j].id)
@@ -174,7 +174,7 @@ def test_the_derived_float32_rounding_bound_is_a_tenth_of_the_match_tolerance_on
     for trace, of, value in ((one_day, "long", one_day.long[:, -1]), (one_day, "short", one_day.short[:, -1]),
                              (four_days, "short", four_days.final_short)):
         bound = tolerances.forward_tolerance(trace, "float32", of=of)
-        assert np.all(bound <= 0.1 * tolerances.match_tolerance(value, "float32"))
+        assert np.all(bound <= 0.1 * thresholds.match_tolerance(value, "float32"))
 
 
 # --- gradients, parameters, optimizer, loss, state ----------------------------------------------

@@ -27,12 +27,13 @@ from handlstm import reference
 from handlstm.reference import GATE_PARAMS, PARAM_NAMES
 
 from .. import tolerances
+from ..data import LESSON_DAYS
 from .sandbox.protocol import CouldNotCheck
 
 # values_by_attribute, days -> final short memory of forward (memories start at 0)
 ForwardProbe = Callable[[Mapping[str, float], Sequence[float]], float]
 
-DAYS = 4  # every learner's forward handles the lesson's four days, some handle only those
+DAYS = LESSON_DAYS  # every learner's forward handles the lesson's four days, some handle only those
 # The all-zero days show biases and short-memory weights without any input weight; the others
 # are non-zero on every day, so an input weight always acts.
 PROBE_DAYS = ((0.0, 0.0, 0.0, 0.0), (1.0, -0.5, 0.75, 0.25), (-0.8, 0.6, 0.3, -1.2))

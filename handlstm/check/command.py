@@ -8,9 +8,16 @@ import os
 import sys
 
 from ..errors import UserError
-from .options import DEFAULT_TIMEOUT, check_output_paths, jobs, read_param_map, seconds, split_target
+from .options import (
+    DEFAULT_TIMEOUT,
+    EXAMPLES,
+    check_output_paths,
+    jobs,
+    read_param_map,
+    seconds,
+    split_target,
+)
 
-DEFAULT_EXAMPLES = 100  # Hypothesis examples per property (properties_run.EXAMPLES, not imported: slow)
 EPILOG = ("exit codes: 0 every file conforms, 1 a file does not conform, 2 a file could not be checked "
           "or the command line is wrong. The mistakes handlstm names: docs/mistakes.md.")
 
@@ -26,8 +33,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="REPORT.json", default=None, help="also write the report as JSON")
     parser.add_argument("--timeout", metavar="SECONDS", type=seconds, default=DEFAULT_TIMEOUT,
                         help=f"time limit for each file's whole check (default {DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--examples", metavar="N", type=int, default=DEFAULT_EXAMPLES,
-                        help=f"Hypothesis examples per property (default {DEFAULT_EXAMPLES})")
+    parser.add_argument("--examples", metavar="N", type=int, default=EXAMPLES,
+                        help=f"Hypothesis examples per property (default {EXAMPLES})")
     parser.add_argument("--isolation", choices=("sandbox", "process"), default=None,
                         help="sandbox: each file in a bubblewrap sandbox (the default where bubblewrap "
                              "works; required for several files unless process is given); process: "

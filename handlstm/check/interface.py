@@ -12,7 +12,7 @@ from handlstm import reference
 
 from .. import strategies, tolerances
 from ..data import LESSON_DAYS
-from .sandbox.client import Child, SandboxError
+from .sandbox.client import Child, SandboxError, number_sent
 from .sandbox.protocol import CouldNotCheck, LearnerError
 
 LESSON_ORDER, LESSON_RETURNS = ("x", "long", "short"), ("long", "short")
@@ -22,12 +22,6 @@ PROBE_PARAMS = {"wlr1": 0.7, "wlr2": -0.6, "blr1": 0.3, "wpr1": -0.4, "wpr2": 0.
                 "wp1": 0.5, "wp2": 1.1, "bp1": 0.15, "wo1": -0.8, "wo2": 0.6, "bo1": 0.25}
 PROBE_DAYS = (0.7, -0.4, 0.9, 0.3, -0.8, 0.5, 0.2, -0.6, 1.0, -0.3, 0.4, 0.8, -0.9, 0.1, 0.6, -0.5)
 PROBE_UNIT = ((0.8, -0.6, 0.3), (-0.5, 1.2, -0.7), (0.3, 0.4, 0.9))  # (x, long, short)
-
-
-def _number(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SandboxError(f"the checking process sent {type(value).__name__} where a number belongs")
-    return float(value)
 
 
 @dataclass
@@ -157,7 +151,7 @@ def _unit_interface(child: Child, dtype: str, lengths: list[int], raw: list, bat
         order, returns = interpretation
         worst = 0.0
         for got, trace in zip(by_order[order], expected):
-            values = dict(zip(returns, map(_number, got)))
+            values = dict(zip(returns, map(number_sent, got)))
             worst = max(worst, abs(values["long"] - float(trace.long[-1])),
                         abs(values["short"] - float(trace.short[-1])))
         return worst if math.isfinite(worst) else math.inf
@@ -172,7 +166,7 @@ def _unit_interface(child: Child, dtype: str, lengths: list[int], raw: list, bat
     tolerance = 2 * float(tolerances.forward_tolerance(reference.run(PROBE_PARAMS, days), dtype))
     consistent = [i for i, final in zip(INTERPRETATIONS, finals)
                   if "error" not in forward and final is not None
-                  and abs(_number(final) - forward["value"]) <= tolerance]
+                  and abs(number_sent(final) - forward["value"]) <= tolerance]
     return min(consistent or INTERPRETATIONS, key=reference_error)  # min keeps the lesson's on ties
 
 

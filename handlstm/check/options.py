@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import UserError
 
 DEFAULT_TIMEOUT = 60.0
+EXAMPLES = 100  # Hypothesis examples per property, unless --examples says otherwise
 
 
 def split_target(target: str) -> tuple[str, str | None]:

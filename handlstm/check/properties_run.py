@@ -15,11 +15,8 @@ from handlstm.reference import PARAM_NAMES
 
 from .. import properties, strategies
 from ..properties import PropertyFailure
-from .interface import _number
-from .sandbox.client import Child, SandboxError
+from .sandbox.client import Child, SandboxError, number_sent
 from .sandbox.protocol import LearnerError
-
-EXAMPLES = 100  # Hypothesis examples per property
 
 
 def keep_hypothesis_files_in_cache() -> None:
@@ -46,10 +43,10 @@ class SandboxImplementation:
         out = self.child.call("unit", dtype=self.dtype, params=dict(params), x=x, long=long, short=short)
         if not isinstance(out, list) or len(out) != 2:
             raise SandboxError("the checking process sent a malformed answer to unit")
-        return _number(out[0]), _number(out[1])
+        return number_sent(out[0]), number_sent(out[1])
 
     def forward(self, params, days):
-        return _number(self.child.call("forward", dtype=self.dtype, params=dict(params), days=list(days)))
+        return number_sent(self.child.call("forward", dtype=self.dtype, params=dict(params), days=list(days)))
 
     def loss_and_grads(self, params, days, label):
         out = self.child.call("loss_and_grads", dtype=self.dtype, params=dict(params), days=list(days),
@@ -62,7 +59,7 @@ class SandboxImplementation:
             raise SandboxError(f"the checking process sent a malformed answer to {op}")
         if out.get("note") and out["note"] not in self.notes:
             self.notes.append(str(out["note"]))
-        return _number(out.get("loss")), {name: _number(grads.get(name)) for name in PARAM_NAMES}
+        return number_sent(out.get("loss")), {name: number_sent(grads.get(name)) for name in PARAM_NAMES}
 
     def unit_loss_and_grads(self, params, x, long, short, label):
         out = self.child.call("unit_loss_and_grads", dtype=self.dtype, params=dict(params), x=x, long=long,
@@ -77,8 +74,8 @@ class SandboxImplementation:
         trajectory = out.get("trajectory") if isinstance(out, dict) else None
         if not isinstance(trajectory, list) or not all(isinstance(s, dict) for s in trajectory):
             raise SandboxError("the checking process sent a malformed answer to train")
-        lr = None if out.get("lr") is None else _number(out["lr"])
-        return lr, [{name: _number(step.get(name)) for name in PARAM_NAMES} for step in trajectory]
+        lr = None if out.get("lr") is None else number_sent(out["lr"])
+        return lr, [{name: number_sent(step.get(name)) for name in PARAM_NAMES} for step in trajectory]
 
 
 

@@ -197,9 +197,9 @@ def counterexample_lines(example: dict) -> list[str]:
     mismatches = sorted(example.get("mismatches", []), key=_share, reverse=True)  # the worst first
     for m in mismatches[:MAX_MISMATCHES]:
         if "d loss / d" in m["quantity"] and m["got"] == "nan":  # autograd gave none: not used, or cut off
-            lines.append(f"{m['quantity']}: expected {_number(m['expected'])}, got no gradient")
+            lines.append(f"{m['quantity']}: expected {_digits(m['expected'])}, got no gradient")
             continue
-        lines.append(f"{m['quantity']}: expected {_number(m['expected'])}, got {_number(m['got'])}"
+        lines.append(f"{m['quantity']}: expected {_digits(m['expected'])}, got {_digits(m['got'])}"
                      + _difference(m))
     if len(mismatches) > MAX_MISMATCHES:
         lines.append(f"... and {len(mismatches) - MAX_MISMATCHES} more")
@@ -224,7 +224,7 @@ def _difference(mismatch: dict) -> str:
         return ""
 
 
-def _number(value) -> str:
+def _digits(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)  # every digit that tells two apart
 
 

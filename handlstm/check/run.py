@@ -30,8 +30,8 @@ from . import report
 from .automap import AmbiguousMap, infer_from_source, infer_param_map
 from .by_hand import not_by_hand
 from .interface import Interface, probe
+from .options import EXAMPLES
 from .properties_run import (
-    EXAMPLES,
     PropertyResult,
     Raised,
     SandboxImplementation,

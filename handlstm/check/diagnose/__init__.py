@@ -3,7 +3,7 @@
 Runs in the parent, on plain numbers: it asks the implementation (the sandboxed runner's proxy) a few dozen
 chosen questions and compares the answers with every mutation of the equations in
 handlstm/mutants.py. A mutation explains the learner when it reproduces every answer within
-`tolerances.match_tolerance`; nothing is read from the learner's source text.
+`thresholds.match_tolerance`; the line is then found in the source (locate.py).
 
     diagnose(implementation, results, facts) -> [{"id": catalog id, "detail": human text}, ...]
 

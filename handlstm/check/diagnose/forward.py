@@ -10,8 +10,8 @@ import numpy as np
 
 from handlstm import reference
 
-from ... import tolerances
 from ...mutants import GATE_OF, Mutation, classic_mistakes, combine, day_patterns, hand_off_slips
+from . import thresholds
 from .catalog import Diagnosis, finding
 from .probes import DAYS, LESSON_VIEW, VIEWS, Probes, answers, ask, at, explains, number, probe, ratios
 
@@ -43,7 +43,7 @@ def _day_patterns_explaining(probes: Probes) -> list[Mutation]:
         with np.errstate(all="ignore"):
             predicted = Mutation().forward(params, days)  # (probes, patterns)
         error = np.abs(probes.forward_got[:, None] - predicted)
-        ok = error <= tolerances.match_tolerance(predicted, probes.dtype)
+        ok = error <= thresholds.match_tolerance(predicted, probes.dtype)
         found += [m for m, good in zip(group, np.all(ok, axis=0)) if good]
     return found
 

@@ -14,9 +14,11 @@ from handlstm import reference
 from handlstm.reference import PARAM_NAMES
 
 from ... import tolerances
+from ...data import LESSON_DAYS
 from ...mutants import Mutation
+from . import thresholds
 
-DAYS = 4  # every learner's forward handles the lesson's four days
+DAYS = LESSON_DAYS  # every learner's forward handles the lesson's four days
 UNIT_PROBES = 8
 FORWARD_PROBES = 6
 SEED = 5  # the probes are fixed: a diagnosis is reproducible
@@ -83,7 +85,7 @@ def _tame(params: dict, days: tuple[float, ...], dtype: str) -> bool:
     the fixed probes (a test checks them)."""
     trace = reference.run(params, days)
     rounding = tolerances.forward_tolerance(trace, dtype)
-    return bool(rounding <= 0.1 * tolerances.match_tolerance(trace.final_short, dtype))
+    return bool(rounding <= 0.1 * thresholds.match_tolerance(trace.final_short, dtype))
 
 
 def at(params: Mapping[str, np.ndarray], k: int) -> dict[str, float]:
@@ -115,7 +117,7 @@ def ratios(predicted: np.ndarray, got: np.ndarray, dtype: str) -> np.ndarray:
     """|got - predicted| over the match tolerance, for each answered probe (unanswered: dropped)."""
     answered = ~np.isnan(got)
     error = np.abs(got[answered] - predicted[answered])
-    tolerance = tolerances.match_tolerance(predicted[answered], dtype)
+    tolerance = thresholds.match_tolerance(predicted[answered], dtype)
     return np.where(np.isfinite(error), error / tolerance, np.inf)
 
 

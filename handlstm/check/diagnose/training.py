@@ -10,6 +10,8 @@ from handlstm import reference
 from handlstm.reference import PARAM_NAMES
 
 from ... import tolerances
+from ...properties import TRAINING_STEPS
+from . import thresholds
 from .catalog import Diagnosis, finding, names_text
 from .facts import Facts
 from .probes import DAYS, SEED, ask, at, number, probe_params
@@ -44,7 +46,6 @@ def gradient_mistakes(implementation) -> list[Diagnosis]:
     return [finding("gradient-blocked", f"the gradients of {names_text(wrong)} are wrong", parameters=wrong)]
 
 
-TRAINING_STEPS = 6
 # d loss / d output for the losses learners write instead of (output - label)^2
 LOSSES = {
     "(output - label)^2": lambda out, label: 2.0 * (out - label),
@@ -98,7 +99,7 @@ def training_mistakes(implementation, facts: Facts) -> list[Diagnosis]:
     for loss in LOSSES:
         trained = _trained_with(loss, params, lr, steps)
         expected = np.array([[step[n] for n in PARAM_NAMES] for step in trained])
-        if np.max(np.abs(moved - expected)) <= tolerances.TRAINING_MATCH * lr:
+        if np.max(np.abs(moved - expected)) <= thresholds.TRAINING_MATCH * lr:
             if loss == "(output - label)^2":
                 break
             return [finding("loss-function", f"the loss is {loss}")]

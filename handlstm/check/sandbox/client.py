@@ -65,6 +65,13 @@ class SandboxError(BaseException):
     treat it as a failing example and shrink on it: it ends the check as "error"."""
 
 
+def number_sent(value) -> float:
+    """A number from the sandbox's answer; anything else is a SandboxError, never trusted."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SandboxError(f"the checking process sent {type(value).__name__} where a number belongs")
+    return float(value)
+
+
 def choose_isolation(isolation: str | None, many: bool) -> str:
     """The isolation to use: the one asked for, else the sandbox where bubblewrap works; one file
     may fall back to process isolation (the report says so), several may not unless asked."""

@@ -124,7 +124,7 @@ class Session:
         with torch.no_grad():
             for attribute, value in values.items():
                 getattr(module, attribute).fill_(value)
-            return self._number(module(torch.tensor(days, dtype=torch.float32)), "forward")["value"]
+            return self._one_number(module(torch.tensor(days, dtype=torch.float32)), "forward")["value"]
 
     def prepare(self, module, dtype: str):
         """Cast to dtype, and give plain (unregistered) tensor or number attributes the dtype too,
@@ -144,7 +144,7 @@ class Session:
     def adapter_for(self, dtype: str, **interface) -> Adapter:
         return Adapter(self, self.prepare(self.instance(), dtype), dtype, **interface)
 
-    def _number(self, value, what: str) -> dict:
+    def _one_number(self, value, what: str) -> dict:
         torch = self.torch
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
@@ -165,7 +165,7 @@ class Session:
         for days in sequences:
             try:
                 with self.torch.no_grad():
-                    results.append(self._number(adapter.forward(days), "forward"))
+                    results.append(self._one_number(adapter.forward(days), "forward"))
             except Exception as error:  # a forward written for some lengths only raises on others
                 results.append({"error": definitions.describe_exception(error, self.source)})
         return results
@@ -181,7 +181,7 @@ class Session:
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 raise LearnerError("lstm_unit must return two values (the long and the short memory), "
                                    f"it returned {type(out).__name__}")
-            numbers = [self._number(v, "lstm_unit") for v in out]
+            numbers = [self._one_number(v, "lstm_unit") for v in out]
             results.append([n["value"] for n in numbers])
             dtypes |= {n["dtype"] for n in numbers}
         return {"outputs": results, "dtypes": sorted(dtypes)}
@@ -198,7 +198,7 @@ class Session:
                 for x in days:
                     with self.torch.no_grad():
                         out = adapter.unit_call(*(adapter.tensor(v) for v in (x, long, short)))
-                    long, short = (self._number(v, "lstm_unit")["value"] for v in out)
+                    long, short = (self._one_number(v, "lstm_unit")["value"] for v in out)
                 finals.append(short)
             except Exception:
                 finals.append(None)
@@ -221,14 +221,14 @@ class Session:
         adapter.module.eval()
         with self.torch.no_grad():
             out = adapter.unit_call(adapter.tensor(x), adapter.tensor(long), adapter.tensor(short))
-        return [self._number(v, "lstm_unit")["value"] for v in out]
+        return [self._one_number(v, "lstm_unit")["value"] for v in out]
 
     def op_forward(self, dtype: str, params: dict, days: list) -> float:
         adapter = self.adapters[dtype]
         adapter.set_params(params)
         adapter.module.eval()
         with self.torch.no_grad():
-            return self._number(adapter.forward(days), "forward")["value"]
+            return self._one_number(adapter.forward(days), "forward")["value"]
 
     def op_loss_and_grads(self, dtype: str, params: dict, days: list, label: float, graph: bool = False) -> dict:
         """The loss and the 12 gradients; a gradient autograd cannot give is NaN, with why. With
