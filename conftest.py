@@ -1,8 +1,12 @@
 """Hypothesis profiles and the headroom report: how close each property ran to its tolerance."""
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "tests"))  # tests/helpers.py, for tests/ and tests/meta/
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=60, print_blob=True,
@@ -23,29 +27,33 @@ def pytest_report_header(config):
             f"torch {torch.__version__}, lightning {lightning.__version__}, numpy {numpy.__version__}"]
 
 
-def pytest_sessionfinish(session):
-    """Under xdist, each worker hands its headroom to the controller (see pytest_testnodedown)."""
-    from handlstm.properties import HEADROOM
-
-    if hasattr(session.config, "workeroutput"):
-        session.config.workeroutput["handlstm_headroom"] = dict(HEADROOM)
+# the run's worst |error| / tolerance per property label, gathered from the tests' reports
+WORST: dict[str, float] = {}
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error):
-    from handlstm.properties import HEADROOM
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Carry the test's headroom (tests/helpers.py) on its report: user_properties cross xdist."""
+    import helpers
 
-    for label, worst in getattr(node, "workeroutput", {}).get("handlstm_headroom", {}).items():
-        HEADROOM[label] = max(HEADROOM.get(label, 0.0), worst)
+    helpers.HEADROOM.clear()
+    yield
+    if helpers.HEADROOM:
+        item.user_properties.append(("handlstm_headroom", dict(helpers.HEADROOM)))
+
+
+def pytest_runtest_logreport(report):
+    for name, value in report.user_properties:
+        if name == "handlstm_headroom" and report.when == "call":
+            for label, worst in value.items():
+                WORST[label] = max(WORST.get(label, 0.0), worst)
 
 
 def pytest_terminal_summary(terminalreporter):
-    from handlstm.properties import HEADROOM
-
-    if not HEADROOM:
+    if not WORST:
         return
     terminalreporter.section("handlstm headroom: worst |error| / tolerance per property (fails above 1)")
-    for label, worst in sorted(HEADROOM.items()):
+    for label, worst in sorted(WORST.items()):
         terminalreporter.write_line(f"  {label:<45} {worst:10.3g}")
 
 

@@ -3,7 +3,7 @@
 Each is the lesson's LSTMByHand written another way that is exact in real arithmetic and sound in
 floating point: hand-written sigmoid and tanh in several forms, sums reordered and regrouped,
 gates through one stacked product, in-place updates, Python floats mixed with tensors. Every one
-must pass every check (tests/test_equivalents.py): a tolerance is right when this catalog
+must pass every check (tests/meta/test_equivalents.py): a tolerance is right when this catalog
 passes and the catalog of classic mistakes is still caught.
 
 `unstable_rewrites()` are exact in real arithmetic but overflow to NaN for large gate inputs

@@ -5,7 +5,7 @@ Each is the lesson's LSTMByHand with one change that leaves every forward value 
 lesson's, so the forward properties cannot see it: a gradient path cut (`.detach()` or `.item()`
 re-wrapping, for one parameter, one gate or one day), a chain-rule factor with the wrong sign or
 left out, or a training mistake (the loss, a skipped sample, zero_grad, Adam's settings, a
-parameter left out of the optimizer). tests/test_mutants.py proves the gradient and training
+parameter left out of the optimizer). tests/meta/test_mutants.py proves the gradient and training
 properties catch every one.
 """
 

@@ -149,18 +149,18 @@ PROPERTIES: dict[str, Property] = {
 }
 
 
-# --- asserting, with headroom bookkeeping ----------------------------------------------------
+# --- asserting ----------------------------------------------------------------------------------
 
-HEADROOM: dict[str, float] = {}  # property label -> worst ratio of error to tolerance seen so far
+def worst_ratio(comparisons: list[Comparison]) -> float:
+    """The largest |error| / tolerance among the comparisons (the headroom left is 1 minus it)."""
+    return max((c.ratio for c in comparisons), default=0.0)
 
 
 def assert_agrees(name: str, comparisons: list[Comparison], example: Example, label: str | None = None) -> None:
-    """Record the worst error against its tolerance, steer Hypothesis towards it, and fail loudly."""
+    """Steer Hypothesis towards the worst error against its tolerance, and fail loudly."""
     __tracebackhide__ = True
     label = label or name
-    worst = max((c.ratio for c in comparisons), default=0.0)
-    HEADROOM[label] = max(HEADROOM.get(label, 0.0), worst)
-    _target(worst, label)
+    _target(worst_ratio(comparisons), label)
     failed = [c for c in comparisons if not c.ok]
     if failed:
         raise PropertyFailure(name, example, failed)

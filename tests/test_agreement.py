@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from helpers import agrees
 from hypothesis import example, given
 
 from handlstm import properties, reference, strategies
@@ -11,22 +12,22 @@ from handlstm.strategies import Example
 from handlstm.torch_lstm import from_torch_lstm, to_torch_lstm
 
 LESSON = strategies.lesson_examples()
-SUBJECTS = {
+IMPLEMENTATIONS = {
     "LSTMByHand": lambda dtype: ModuleImplementation(LSTMByHand(), dtype=dtype),
     "nn.LSTM": lambda dtype: TorchLSTMImplementation(dtype),
 }
 
 
-@pytest.fixture(scope="module", params=[(s, d) for s in SUBJECTS for d in ("float64", "float32")],
+@pytest.fixture(scope="module", params=[(s, d) for s in IMPLEMENTATIONS for d in ("float64", "float32")],
                 ids=lambda p: f"{p[0]}-{p[1]}")
 def implementation(request):
     name, dtype = request.param
-    return SUBJECTS[name](dtype)
+    return IMPLEMENTATIONS[name](dtype)
 
 
 def check(name: str, implementation, example: Example) -> None:
     __tracebackhide__ = True
-    properties.assert_agrees(name, properties.PROPERTIES[name](implementation, example), example,
+    agrees(name, properties.PROPERTIES[name](implementation, example), example,
                              label=f"{name} [{implementation.name} {implementation.dtype}]")
 
 
@@ -60,7 +61,7 @@ def test_one_step_gradients_match_reference_from_any_memories(implementation, ex
 @given(strategies.examples())
 def test_gates_stay_in_range_and_short_memory_below_one(example: Example):
     trace = reference.run(example.params, example.days, *example.memories)
-    properties.assert_agrees("gate ranges", properties.gate_invariants(trace), example)
+    agrees("gate ranges", properties.gate_invariants(trace), example)
 
 
 @given(strategies.params(), strategies.days(max_days=6))

@@ -2,7 +2,7 @@
 could not be checked (one clear line), hostile ones never pass a wrong implementation and never hang.
 
 Each file is checked with few examples: this tests the pipeline, not the properties (tests/
-test_agreement.py and tests/test_mutants.py do that with the full profiles).
+test_agreement.py and tests/meta/test_mutants.py do that with the full profiles).
 """
 
 import json
@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import check_of
 
 from handlstm.check.report import CHECK_IDS, Check, Implementation, Report, error_line
 from handlstm.check.run import check_file
@@ -93,7 +94,7 @@ def test_a_plain_torch_module_passes_without_a_training_check():
     report = check("correct/plain_module_device.py")
     assert report["verdict"] == "pass"
     assert [c["status"] for c in report["checks"]] == ["pass", "pass", "skip", "pass"]
-    assert "not a LightningModule" in report["checks"][2]["message"]
+    assert "not a LightningModule" in check_of(report, "training")["message"]
 
 
 def test_renamed_parameters_pass_with_their_map_and_not_without():
@@ -156,7 +157,7 @@ def test_a_check_that_hangs_is_cut_and_the_other_checks_still_run():
     report = check("broken/training_hangs.py", timeout=timeout)
     assert time.monotonic() - started < timeout
     assert [c["status"] for c in report["checks"]] == ["pass", "pass", "error", "pass"]
-    assert "timed out: Lightning training did not finish" in report["checks"][2]["message"]
+    assert "timed out: Lightning training did not finish" in check_of(report, "training")["message"]
     assert report["verdict"] == "error"
 
 
@@ -187,7 +188,7 @@ def test_hostile_files_never_pass_and_never_hang(name):
     assert report["verdict"] == verdict_, report["checks"]
     json.dumps(report, allow_nan=False)  # NaN answers are reported as text: the JSON stays strict
     if verdict_ == "fail":
-        assert report["checks"][0]["status"] == "fail"  # the sigmoid candidate shows in forward
+        assert check_of(report, "forward")["status"] == "fail"  # the sigmoid candidate shows in forward
     else:
         assert any(text in error_line(report) for text in ((says,) if isinstance(says, str) else says))
 

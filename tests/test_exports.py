@@ -10,96 +10,18 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from handlstm.reference import PARAM_NAMES
+from helpers import built_report, junit_violations
 
 from handlstm.check import exports
-from handlstm.check.diagnose.catalog import finding
+from handlstm.check.report import error_report
 from handlstm.errors import UserError
 
-COUNTEREXAMPLE = {"property": "forward", "parameters": {name: 0.5 for name in PARAM_NAMES},
-                  "days": [1.0, 0.5], "label": 0.0,
-                  "mismatches": [{"quantity": "final short memory", "expected": 0.12, "got": 0.31,
-                                  "tolerance": 1e-15}]}
-
-
-def report(verdict, statuses, diagnoses=(), path="class/alice.py"):
-    messages = {"pass": "agrees with the reference", "fail": "final short memory differs",
-                "error": "alice.py line 3: SyntaxError: invalid syntax", "skip": "not run: forward failed"}
-    located = {"file": path, "line": 12, "cell": None, "code": "f = torch.relu(...)"}
-    records = [dict(finding(d, f"what {d} means here"), location=located if i == 0 else None)
-               for i, d in enumerate(diagnoses)]
-    return {"verdict": verdict, "diagnoses": records, "seconds": 3.25,
-            "implementation": {"path": path, "class": "LSTMbyHand", "sequence_lengths": [4],
-                               "dtype": "float64", "interface": "lstm_unit(x, long, short) -> [long, short]"},
-            "checks": [{"id": check, "status": status, "message": messages[status],
-                        "counterexample": COUNTEREXAMPLE if status == "fail" else None}
-                       for check, status in zip(("forward", "gradients", "training", "state"), statuses)]}
-
-
-PASSING = report("pass", ["pass"] * 4)
-FAILING = report("fail", ["fail", "skip", "fail", "pass"], ["forget-gate-activation", "unknown"], "bob.ipynb")
-BROKEN = report("error", ["error"] * 4, path="carol & dave's <lstm>.py")
+PASSING = built_report("pass", ["pass"] * 4)
+FAILING = built_report("fail", ["fail", "skip", "fail", "pass"], ["forget-gate-activation", "unknown"], "bob.ipynb")
+BROKEN = error_report("carol & dave's <lstm>.py", "carol & dave's <lstm>.py, line 3: syntax error: invalid syntax", 0.4, "sandbox")
 REPORTS = [PASSING, FAILING, BROKEN]
 
 # --- JUnit XML -------------------------------------------------------------------------------
-
-SUITE_ATTRIBUTES = {"name", "tests", "failures", "errors", "skipped", "disabled", "time", "timestamp",
-                    "hostname", "id", "package", "file", "log", "url", "version"}
-CASE_ATTRIBUTES = {"name", "classname", "time", "assertions", "status", "file", "line"}
-CASE_CHILDREN = {"skipped", "error", "failure", "system-out", "system-err"}
-
-
-def _decimal(value: str) -> None:
-    assert float(value) >= 0, value
-
-
-def junit_violations(text: str) -> list[str]:
-    """Every way the document breaks junit-10.xsd's rules (empty: valid)."""
-    problems = []
-    root = ET.fromstring(text.encode())
-    if root.tag != "testsuites":
-        return [f"root is <{root.tag}>, not <testsuites>"]
-    if set(root.attrib) - {"name", "tests", "failures", "errors", "disabled", "skipped", "time"}:
-        problems.append(f"unknown <testsuites> attributes {set(root.attrib)}")
-    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
-    for suite in root:
-        if suite.tag != "testsuite":
-            problems.append(f"<{suite.tag}> inside <testsuites>")
-            continue
-        if not {"name", "tests"} <= set(suite.attrib) or set(suite.attrib) - SUITE_ATTRIBUTES:
-            problems.append(f"<testsuite> attributes {sorted(suite.attrib)}")
-        order = [child.tag for child in suite]
-        if order != sorted(order, key=["properties", "testcase", "system-out", "system-err"].index):
-            problems.append(f"<testsuite> children out of order: {order}")
-        for prop in suite.iter("property"):
-            if set(prop.attrib) != {"name", "value"}:
-                problems.append(f"<property> attributes {sorted(prop.attrib)}")
-        cases = suite.findall("testcase")
-        counted = dict(tests=len(cases), failures=sum(c.find("failure") is not None for c in cases),
-                       errors=sum(c.find("error") is not None for c in cases),
-                       skipped=sum(c.find("skipped") is not None for c in cases))
-        for key, value in counted.items():
-            if int(suite.get(key, "0")) != value:
-                problems.append(f"testsuite {suite.get('name')!r}: {key}={suite.get(key)} but {value} found")
-            totals[key] += value
-        _decimal(suite.get("time", "0"))
-        for case in cases:
-            if "name" not in case.attrib or set(case.attrib) - CASE_ATTRIBUTES:
-                problems.append(f"<testcase> attributes {sorted(case.attrib)}")
-            _decimal(case.get("time", "0"))
-            tags = [child.tag for child in case]
-            if set(tags) - CASE_CHILDREN or tags.count("skipped") > 1:
-                problems.append(f"<testcase> children {tags}")
-            if sum(tag in ("skipped", "error", "failure") for tag in tags) > 1:
-                problems.append(f"testcase {case.get('name')!r} has several outcomes: {tags}")
-            for outcome in case:
-                if set(outcome.attrib) - {"message", "type"}:
-                    problems.append(f"<{outcome.tag}> attributes {sorted(outcome.attrib)}")
-    for key, value in totals.items():
-        if key in root.attrib and int(root.get(key)) != value:
-            problems.append(f"testsuites: {key}={root.get(key)} but {value} found")
-    return problems
-
 
 @pytest.fixture(scope="module")
 def junit():
@@ -144,7 +66,7 @@ def test_junit_failures_carry_the_diagnosis_hint_and_counterexample(junit):
     assert bob.find("testcase[@name='gradients']/skipped") is not None
     assert bob.find("testcase[@name='state']").findall("*") == []
     carol = ET.fromstring(junit.encode())[2]
-    assert carol.find("testcase/error").get("message") == "alice.py line 3: SyntaxError: invalid syntax"
+    assert carol.find("testcase/error").get("message") == "carol & dave's <lstm>.py, line 3: syntax error: invalid syntax"
 
 
 # --- Gradescope ------------------------------------------------------------------------------

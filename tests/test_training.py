@@ -3,6 +3,7 @@ forward and gradient properties still hold after training, and the lesson's run 
 
 import pytest
 import torch
+from helpers import agrees
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +33,7 @@ def trainee(request):
 @given(STARTS)
 @example(LESSON[0])
 def test_training_follows_reference_adam_step_for_step(trainee, example: Example):
-    properties.assert_agrees("training", properties.training_agrees(trainee, example), example,
+    agrees("training", properties.training_agrees(trainee, example), example,
                              label=f"training [{trainee.name} float64]")
 
 
@@ -54,7 +55,7 @@ def test_reference_adam_is_torch_adam(params, lr):
     expected = reference.train(params, SEQUENCES, LABELS, lr, steps)
     bound = tolerances.trajectory_tolerance(params, expected, lr, "float64", SEQUENCES, LABELS)
     example = Example(params=params, days=SEQUENCES[0], label=LABELS[0])
-    properties.assert_agrees("reference Adam is torch.optim.Adam", [
+    agrees("reference Adam is torch.optim.Adam", [
         properties.Comparison(f"{n} after step {k + 1}", float(expected[k][n]), got[k][n], bound[k][n])
         for k in range(steps) for n in reference.PARAM_NAMES], example)
 
@@ -122,7 +123,7 @@ def test_forward_and_gradients_still_agree_after_lightning_training(start: Examp
     assert after.params == {n: float(getattr(module, n).detach()) for n in reference.PARAM_NAMES}
     for implementation in (trained, TorchLSTMImplementation("float64")):
         for name in ("forward", "gradients"):
-            properties.assert_agrees(name, properties.PROPERTIES[name](implementation, after), after,
+            agrees(name, properties.PROPERTIES[name](implementation, after), after,
                                      label=f"{name} after training [{implementation.name} float64]")
 
 

@@ -104,24 +104,20 @@ class _OutOfTime(BaseException):
     pass
 
 
-HEADROOM_LABEL = "learner's check"
+TARGET_LABEL = "learner's check"  # what Hypothesis steers towards: the worst error against its tolerance
 # Shrinking a 12-parameter, 16-day example can take thousands of calls; after this long the
 # smallest failing example found so far is reported (each one Hypothesis tried is a real failure).
 SHRINK_SECONDS = 2.0
 # no "explain" phase: it re-runs the failing example many times to annotate source lines of the
 # test function, which here are the checker's own, not the learner's
-PHASES = (Phase.explicit, Phase.generate, Phase.target, Phase.shrink)  # the headroom report is about handlstm's own implementations
+PHASES = (Phase.explicit, Phase.generate, Phase.target, Phase.shrink)
 
 
 def run_property(name: str, implementations: list[SandboxImplementation], strategy, explicit: list, examples: int,
                  deadline: float) -> PropertyResult:
     """Hypothesis draws examples for one property, each evaluated in every implementation's dtype (drawn,
     targeted and shrunk once for all of them); a failure comes back shrunk, with its dtype."""
-    try:
-        return _run_property(name, implementations, strategy, explicit, examples, deadline)
-    finally:
-        for implementation in implementations:
-            properties.HEADROOM.pop(f"{HEADROOM_LABEL} {implementation.dtype}", None)
+    return _run_property(name, implementations, strategy, explicit, examples, deadline)
 
 
 def _run_property(name: str, implementations: list[SandboxImplementation], strategy, explicit: list, examples: int,
@@ -137,7 +133,7 @@ def _run_property(name: str, implementations: list[SandboxImplementation], strat
         for implementation in implementations:
             try:
                 comparisons = properties.PROPERTIES[name](implementation, example)
-                properties.assert_agrees(name, comparisons, example, label=f"{HEADROOM_LABEL} {implementation.dtype}")
+                properties.assert_agrees(name, comparisons, example, label=f"{TARGET_LABEL} {implementation.dtype}")
             except LearnerError as error:
                 found.append(Raised(name, example, str(error)))
             except PropertyFailure as failure:

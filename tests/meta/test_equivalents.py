@@ -1,5 +1,5 @@
 """The dual of the mutation self-test: every equivalent rewrite of the lesson's equations passes
-every property, in float64 and float32 (handlstm/equivalents.py). With tests/test_mutants.py this
+every property, in float64 and float32 (handlstm/equivalents.py). With tests/meta/test_mutants.py this
 pins the tolerances from both sides: loose enough for every sound formula, tight enough for every
 mistake."""
 

@@ -4,13 +4,13 @@ file is named by the test that reads it."""
 
 from pathlib import Path
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).parent.parent
 CORPUS = TESTS / "corpus"
 READ_WHOLE = {"buggy": ("test_check_diagnose_corpus.py", 'BUGGY.rglob("*.py")')}  # folder: (test, how)
 
 
 def test_every_corpus_file_is_read_by_a_test():
-    sources = "\n".join(path.read_text() for path in TESTS.glob("test_*.py") if path.name != Path(__file__).name)
+    sources = "\n".join(path.read_text() for path in TESTS.rglob("test_*.py") if path.name != Path(__file__).name)
     for folder, (test, how) in READ_WHOLE.items():
         assert how in (TESTS / test).read_text(), f"{test} no longer reads all of corpus/{folder}"
     unread = [str(path.relative_to(CORPUS)) for path in sorted(CORPUS.rglob("*")) if path.is_file()

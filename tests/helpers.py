@@ -1,0 +1,115 @@
+"""What several test modules share: asserting a property with its headroom recorded, looking a
+check up by id, and reports built the way the checker builds them."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from handlstm.reference import PARAM_NAMES
+
+from handlstm import properties
+from handlstm.check.diagnose.catalog import finding
+from handlstm.check.report import CHECK_IDS
+from handlstm.check.run import counterexample
+from handlstm.properties import Comparison, PropertyFailure
+from handlstm.strategies import Example
+
+# this test's worst |error| / tolerance per label; conftest.py moves it onto the test's report
+# (user_properties, which crosses xdist) and prints the worst of the run in its summary
+HEADROOM: dict[str, float] = {}
+
+
+def agrees(name: str, comparisons: list, example, label: str | None = None) -> None:
+    """properties.assert_agrees, with the worst ratio recorded for the headroom summary."""
+    __tracebackhide__ = True
+    label = label or name
+    HEADROOM[label] = max(HEADROOM.get(label, 0.0), properties.worst_ratio(comparisons))
+    properties.assert_agrees(name, comparisons, example, label)
+
+
+def check_of(report: dict, check_id: str) -> dict:
+    """A report's check by its id (never by position)."""
+    return next(c for c in report["checks"] if c["id"] == check_id)
+
+
+# a failing forward example, as run.counterexample writes it into a check
+COUNTEREXAMPLE = dict(counterexample(PropertyFailure(
+    "forward", Example(params=dict.fromkeys(PARAM_NAMES, 0.5), days=(1.0, 0.5), label=0.0),
+    [Comparison("final short memory", 0.12, 0.31, 1e-15)])), dtype="float64")
+
+
+def built_report(verdict: str, statuses: list[str], diagnoses=(), path: str = "class/alice.py") -> dict:
+    """A report of the checker's shape (report.Report), its diagnoses built by diagnose.finding."""
+    messages = {"pass": "agrees with the reference", "fail": "final short memory differs",
+                "error": "alice.py line 3: SyntaxError: invalid syntax", "skip": "not run: forward failed"}
+    located = {"file": path, "line": 12, "cell": None, "code": "f = torch.relu(...)"}
+    records = [dict(finding(d, f"what {d} means here"), location=located if i == 0 else None)
+               for i, d in enumerate(diagnoses)]
+    return {"verdict": verdict, "diagnoses": records, "findings": [], "seconds": 3.25, "isolation": "sandbox",
+            "implementation": {"path": path, "class": "LSTMbyHand", "sequence_lengths": [4], "dtype": "float64",
+                               "dtypes": ["float64", "float32"],
+                               "interface": {"lstm_unit": "lstm_unit(x, long, short) -> [long, short]",
+                                             "notes": []}},
+            "checks": [{"id": check, "status": status, "message": messages[status], "dtypes": {},
+                        "counterexample": COUNTEREXAMPLE if status == "fail" else None}
+                       for check, status in zip(CHECK_IDS, statuses)]}
+
+
+# --- JUnit XML as CI systems read it (Jenkins' junit-10.xsd) ------------------------------------
+
+SUITE_ATTRIBUTES = {"name", "tests", "failures", "errors", "skipped", "disabled", "time", "timestamp",
+                    "hostname", "id", "package", "file", "log", "url", "version"}
+CASE_ATTRIBUTES = {"name", "classname", "time", "assertions", "status", "file", "line"}
+CASE_CHILDREN = {"skipped", "error", "failure", "system-out", "system-err"}
+
+
+def _decimal(value: str) -> None:
+    assert float(value) >= 0, value
+
+
+def junit_violations(text: str) -> list[str]:
+    """Every way the document breaks junit-10.xsd's rules (empty: valid)."""
+    problems = []
+    root = ET.fromstring(text.encode())
+    if root.tag != "testsuites":
+        return [f"root is <{root.tag}>, not <testsuites>"]
+    if set(root.attrib) - {"name", "tests", "failures", "errors", "disabled", "skipped", "time"}:
+        problems.append(f"unknown <testsuites> attributes {set(root.attrib)}")
+    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
+    for suite in root:
+        if suite.tag != "testsuite":
+            problems.append(f"<{suite.tag}> inside <testsuites>")
+            continue
+        if not {"name", "tests"} <= set(suite.attrib) or set(suite.attrib) - SUITE_ATTRIBUTES:
+            problems.append(f"<testsuite> attributes {sorted(suite.attrib)}")
+        order = [child.tag for child in suite]
+        if order != sorted(order, key=["properties", "testcase", "system-out", "system-err"].index):
+            problems.append(f"<testsuite> children out of order: {order}")
+        for prop in suite.iter("property"):
+            if set(prop.attrib) != {"name", "value"}:
+                problems.append(f"<property> attributes {sorted(prop.attrib)}")
+        cases = suite.findall("testcase")
+        counted = dict(tests=len(cases), failures=sum(c.find("failure") is not None for c in cases),
+                       errors=sum(c.find("error") is not None for c in cases),
+                       skipped=sum(c.find("skipped") is not None for c in cases))
+        for key, value in counted.items():
+            if int(suite.get(key, "0")) != value:
+                problems.append(f"testsuite {suite.get('name')!r}: {key}={suite.get(key)} but {value} found")
+            totals[key] += value
+        _decimal(suite.get("time", "0"))
+        for case in cases:
+            if "name" not in case.attrib or set(case.attrib) - CASE_ATTRIBUTES:
+                problems.append(f"<testcase> attributes {sorted(case.attrib)}")
+            _decimal(case.get("time", "0"))
+            tags = [child.tag for child in case]
+            if set(tags) - CASE_CHILDREN or tags.count("skipped") > 1:
+                problems.append(f"<testcase> children {tags}")
+            if sum(tag in ("skipped", "error", "failure") for tag in tags) > 1:
+                problems.append(f"testcase {case.get('name')!r} has several outcomes: {tags}")
+            for outcome in case:
+                if set(outcome.attrib) - {"message", "type"}:
+                    problems.append(f"<{outcome.tag}> attributes {sorted(outcome.attrib)}")
+    for key, value in totals.items():
+        if key in root.attrib and int(root.get(key)) != value:
+            problems.append(f"testsuites: {key}={root.get(key)} but {value} found")
+    return problems
