@@ -25,6 +25,18 @@ def test_every_package_folder_of_the_source_is_in_the_wheel_list():
     assert listed == on_disk
 
 
+def test_the_package_is_cheap_to_import_and_its_public_names_arrive_on_first_use():
+    program = ("import sys\nimport handlstm\n"
+               "assert not [m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning')], 'torch at import'\n"
+               "from handlstm import LSTMByHand, LSTMbyHand, LightningLSTM, from_torch_lstm, to_torch_lstm\n"
+               "from handlstm import reference\n"
+               "lstm = to_torch_lstm({n: 0.5 for n in reference.PARAM_NAMES})\n"
+               "assert from_torch_lstm(lstm)['wo1'] == 0.5 and LSTMbyHand is LSTMByHand\n"
+               "assert 'LightningLSTM' in dir(handlstm)\n"
+               "try:\n    handlstm.no_such_name\nexcept AttributeError:\n    pass\nelse:\n    raise SystemExit(1)\n")
+    subprocess.run([sys.executable, "-c", program], check=True, timeout=120)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
     """The sdist, and the wheel built from it (as `python -m build` does)."""

@@ -161,3 +161,4 @@ def test_the_fast_path_agrees_with_the_plain_equations(example):
     one = equations.day(example.params, example.days[0], long, short)
     step = reference.run(example.params, example.days[:1], long, short)
     assert abs(one["new_short"] - float(step.final_short)) <= float(tolerances.forward_tolerance(step, "float64"))
+
