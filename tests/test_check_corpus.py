@@ -52,6 +52,9 @@ CORRECT = {
                                    "lstm_unit(input, long, short) -> [long, short]"),
     "correct/exp_activations.py": (list(range(1, 17)), "float64",
                                    "lstm_unit(input, long, short) -> [long, short]"),
+    # Lightning 1.x: LightningModule from pytorch_lightning.core.lightning, training_epoch_end
+    "correct/lightning1_hooks.py": (list(range(1, 17)), "float64",
+                                    "lstm_unit(input, long, short) -> [long, short]"),
 }
 
 

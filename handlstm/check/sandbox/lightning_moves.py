@@ -30,6 +30,21 @@ MOVED_NAMES = {
 }
 
 
+# LightningModule hooks Lightning 2 refuses to train with (NotImplementedError) although a 1.x
+# module that defines them is otherwise the lesson's: 1.x called them once an epoch with the
+# step outputs, to log or print. Training a learner's module, they are set aside on the instance
+# (Lightning 2 never calls them).
+REMOVED_HOOKS = ("training_epoch_end", "validation_epoch_end", "test_epoch_end")
+
+
+def set_aside_removed_hooks(module) -> list[str]:
+    """Hide the module's Lightning 1.x epoch-end hooks from Lightning 2; the names hidden."""
+    hidden = [hook for hook in REMOVED_HOOKS if callable(getattr(module, hook, None))]
+    for hook in hidden:
+        object.__setattr__(module, hook, None)
+    return hidden
+
+
 def new_home(module_name: str) -> str:
     """Where `pytorch_lightning[.X]` lives under Lightning 2."""
     if module_name in MOVED_MODULES:

@@ -16,6 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 import lightning as L
 import torch
 
+try:
+    from .lightning_moves import set_aside_removed_hooks
+except ImportError:  # inside the sandbox these files sit side by side, outside any package
+    from lightning_moves import set_aside_removed_hooks
+
 Trajectory = list[dict[str, float]]
 
 
@@ -80,6 +85,7 @@ def lightning_trajectory(module: L.LightningModule, steps: int, dtype: str,
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     module.to(DTYPES[dtype])  # Lightning's 64-true would convert it too; 32-true leaves the dtype alone
+    set_aside_removed_hooks(module)
     recorder = _Recorder(read)
     loader = dataloader(sequences, labels, DTYPES[dtype])
     deterministic = torch.are_deterministic_algorithms_enabled()
