@@ -12,6 +12,7 @@ the code is beyond it (loops, dynamic lookups), never a guess.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 SIGMOID_NAMES = ("sigmoid", "sigm", "sig", "sigma", "logistic", "expit", "σ")
@@ -237,7 +238,8 @@ def _argument_kinds(names: list[str]) -> dict[str, str]:
     """input, long and short -> lstm_unit's argument names, from their names, else the lesson's order."""
     def score(name: str, hints: tuple[str, ...]) -> bool:
         lowered = name.lower()
-        return any(lowered == h or (len(h) > 2 and h in lowered) for h in hints)
+        words = [w for w in re.split(r"[_\d]+", lowered) if w]  # prev_c, h_t, c0
+        return any(h in words or (len(h) > 2 and h in lowered) for h in hints)
     kinds = {}
     for kind, hints in (("input", INPUT_HINTS), ("long", LONG_HINTS), ("short", SHORT_HINTS)):
         matching = [n for n in names if score(n, hints)]
