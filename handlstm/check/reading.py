@@ -250,6 +250,16 @@ def _argument_kinds(names: list[str]) -> dict[str, str]:
     return kinds
 
 
+def last_definition(module: ast.Module, class_name: str) -> ast.ClassDef | None:
+    """The class statement that binds the name last (a notebook may define it again in a later
+    cell; running the cells in order, the last one wins), or None."""
+    top = [n for n in module.body if isinstance(n, ast.ClassDef) and n.name == class_name]
+    if top:
+        return top[-1]
+    nested = [n for n in ast.walk(module) if isinstance(n, ast.ClassDef) and n.name == class_name]
+    return nested[0] if len(nested) == 1 else None
+
+
 def read_lstm_unit(text: str, class_name: str, attributes: set[str]) -> Reading | None:
     """What the class's lstm_unit computes, as written; None when it cannot be read."""
     try:
@@ -260,10 +270,9 @@ def read_lstm_unit(text: str, class_name: str, attributes: set[str]) -> Reading 
 
 def _read(text: str, class_name: str, attributes: set[str]) -> Reading | None:
     module = ast.parse(text)
-    classes = [n for n in ast.walk(module) if isinstance(n, ast.ClassDef) and n.name == class_name]
-    if len(classes) != 1:
+    cls = last_definition(module, class_name)
+    if cls is None:
         return None
-    cls = classes[0]
     unit = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "lstm_unit"), None)
     if unit is None or len(unit.args.args) != 4:
         return None

@@ -15,7 +15,7 @@ import re
 
 from handlstm.reference import GATE_PARAMS
 
-from ..reading import Reading
+from ..reading import Reading, last_definition
 from ..sandbox.definitions import Source
 
 GRADIENT_CUTS = {"detach", "item", "numpy", "tolist", "detach_"}
@@ -28,8 +28,8 @@ def locate(diagnoses: list[dict], source: Source, class_name: str | None, names:
         tree = ast.parse(source.text)
     except SyntaxError:
         return diagnoses
-    classes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == class_name]
-    methods = {f.name: f for f in classes[0].body if isinstance(f, ast.FunctionDef)} if len(classes) == 1 else {}
+    cls = last_definition(tree, class_name) if class_name else None
+    methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)} if cls else {}
     located = []
     for diagnosis in diagnoses:
         line = _line(diagnosis, methods, names, reading)
