@@ -12,7 +12,7 @@ NOTEBOOKS = Path(__file__).parent / "corpus" / "notebooks"
 
 
 def executed(name: str) -> list[dict]:
-    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
     return [cell.get("outputs", []) for cell in notebook.cells]
 
@@ -27,7 +27,7 @@ def html(outputs: list) -> str:
 
 @pytest.mark.slow
 def test_a_correct_class_passes_and_shows_as_html():
-    outputs = executed("correct")
+    outputs = executed("correct.ipynb")
     assert text(outputs[3]).startswith("pass [] {'forward': 'pass', 'gradients': 'pass', 'training': 'pass'")
     shown = html(outputs[2])
     assert "conforms to the lesson" in shown and shown.count("✓") == 4 and "isolation: process" in shown
@@ -35,7 +35,7 @@ def test_a_correct_class_passes_and_shows_as_html():
 
 @pytest.mark.slow
 def test_a_slip_is_named_and_located_in_the_cell_that_defined_the_class():
-    outputs = executed("slip")
+    outputs = executed("slip.ipynb")
     assert text(outputs[5]).startswith("fail ['weights-swapped'")
     location = text(outputs[5]).splitlines()[1]
     # the class was redefined in the fourth cell run (In [4]), after a first, correct definition
@@ -46,12 +46,12 @@ def test_a_slip_is_named_and_located_in_the_cell_that_defined_the_class():
 
 @pytest.mark.slow
 def test_renamed_parameters_are_mapped_with_auto():
-    assert text(executed("renamed")[3]).startswith("pass []")
+    assert text(executed("renamed.ipynb")[3]).startswith("pass []")
 
 
 @pytest.mark.slow
 def test_a_class_that_loops_forever_ends_the_check_not_the_kernel():
-    outputs = executed("loops_forever")
+    outputs = executed("loops_forever.ipynb")
     assert text(outputs[3]).startswith("error []")
     assert "timed out" in html(outputs[2]) or "did not finish" in html(outputs[2])
     assert text(outputs[4]) == "the kernel is still alive\n"
