@@ -245,3 +245,9 @@ def test_reading_a_hostile_lstm_unit_ends_at_once():
         started = time.monotonic()
         reading = read_lstm_unit(text, "L", {"w1", "w2", "b"})
         assert time.monotonic() - started < 5 and (reading is None or len(reading.gates) < 4)
+
+
+def test_gates_through_a_helper_given_the_activation_and_unhinted_argument_names_are_read():
+    text = (CORPUS / "automap" / "gate_helper_slip.py").read_text()
+    found, _ = infer_from_source(text, "LSTMbyHand", [f"p{i}" for i in range(1, 13)])
+    assert found == {lesson: f"p{i}" for i, lesson in enumerate(PARAM_NAMES, start=1)}  # p2 kept where written first

@@ -131,9 +131,9 @@ def test_a_class_laid_out_as_github_classroom_repositories_is_graded_one_row_per
     lesson = (Path(__file__).parent / "corpus" / "correct" / "lesson_unrolled.py").read_text()
     alice = tmp_path / "class" / "alice"
     alice.mkdir(parents=True)
-    (alice / "my_lstm.py").write_text("from activations import squash\n"
-                                      + lesson.replace("torch.sigmoid(", "squash("))
-    (alice / "activations.py").write_text("import torch\nsquash = torch.sigmoid\n")
+    # the helper has the name of one of the sandbox runner's own files: the student's is the one imported
+    (alice / "my_lstm.py").write_text("from facts import squash\n" + lesson.replace("torch.sigmoid(", "squash("))
+    (alice / "facts.py").write_text("import torch\nsquash = torch.sigmoid\n")
     (alice / "test_mine.py").write_text("from my_lstm import LSTMbyHand\n\ndef test_it():\n    LSTMbyHand()\n")
     (tmp_path / "class" / "bob").mkdir()
     (tmp_path / "class" / "bob" / "helper.py").write_text("def f():\n    return 1\n")
@@ -174,3 +174,25 @@ def test_a_worker_that_overruns_its_limit_is_stopped_and_costs_only_its_own_row(
     hung, broken = (o["report"] for o in outcomes)
     assert hung["verdict"] == "error" and "no answer within 2 s; stopped" in check_of(hung, "forward")["message"]
     assert broken["verdict"] == "error" and "syntax error" in check_of(broken, "forward")["message"]
+
+
+def test_a_stub_base_class_in_a_helper_and_a_file_nested_beyond_the_parser_cost_no_row(tmp_path):
+    cls = tmp_path / "class"
+    (cls / "hank").mkdir(parents=True)
+    (cls / "hank" / "base.py").write_text(
+        "import torch\nclass Base(torch.nn.Module):\n    def lstm_unit(self, x, c, h):\n        raise NotImplementedError\n")
+    (cls / "hank" / "model.py").write_text("from base import Base\nclass LSTMbyHand(Base):\n    def lstm_unit(self, x, c, h):\n"
+                                           "        return [c, h]\n")
+    (cls / "hank" / "deep.py").write_text("x = " + "+".join(["1"] * 300000) + "\n")
+    targets = grading.discover([str(cls)])
+    assert [(Path(t.path).name, t.shown.rsplit("/", 1)[-1], t.problem) for t in targets] == [("model.py", "hank", None)]
+    deep = check_file(str(cls / "hank" / "deep.py"))
+    assert deep["verdict"] == "error" and "nested too deeply to read" in check_of(deep, "forward")["message"]
+
+
+def test_reports_of_names_that_escape_alike_do_not_overwrite_each_other(tmp_path):
+    report = {"verdict": "pass", "checks": []}
+    twins = [grading.Target(name, None, name) for name in ("bad\udcff", "bad\\xff")]  # both shown as bad\xff
+    exports.write_report_dir(str(tmp_path), twins, [dict(report, n=1), dict(report, n=2)])
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert len(written) == 2 and {json.loads((tmp_path / n).read_text())["n"] for n in written} == {1, 2}

@@ -178,7 +178,7 @@ def summary_table(targets: Sequence, reports: Sequence[dict], width: int = 60) -
 
 def _without_path(text: str, path: str) -> str:
     """An error line without the file name the table's first column already shows."""
-    return text[len(path):].lstrip(":, ") if text.startswith(path) else text
+    return text[len(path):].lstrip(":,/ ") if text.startswith(path) else text
 
 
 def _clip(text: str, width: int) -> str:
@@ -215,9 +215,18 @@ def _cell(text: str) -> str:
 
 
 def write_report_dir(directory: str, targets: Sequence, reports: Sequence[dict]) -> None:
-    """One --json report per file, at the file's path (relative to the files' common folder) + .json."""
+    """One --json report per file, at the file's path (relative to the files' common folder) + .json.
+    Names that escape alike (a byte that is not UTF-8 and its escape written out) get a number,
+    so no report overwrites another."""
+    used: set[Path] = set()
     for target, report in zip(targets, reports):
-        destination = Path(directory) / (display_path(target.relative) + ".json")
+        stem = display_path(target.relative)
+        destination = Path(directory) / (stem + ".json")
+        count = 1
+        while destination in used:
+            count += 1
+            destination = Path(directory) / f"{stem}.{count}.json"
+        used.add(destination)
         try:
             destination.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:

@@ -24,7 +24,15 @@ from typing import TextIO
 from ..errors import UserError
 from .options import split_target
 from .report import display_path
-from .source import SKIPPED_DIRS, CouldNotCheck, defines_lstm_class, parse, python_files, read_source
+from .source import (
+    SKIPPED_DIRS,
+    CouldNotCheck,
+    defines_lstm_class,
+    imported_modules,
+    parse,
+    python_files,
+    read_source,
+)
 
 SUFFIXES = (".py", ".ipynb")
 # check_file keeps to its own time limit; a worker gets this much more (its start-up, stopping
@@ -63,7 +71,7 @@ def _students(folder: str) -> list[tuple[str, str | None, str | None]]:
                 found.append((str(entry), None, None))
             continue
         candidates = python_files(entry, SUFFIXES)
-        lstm_files = [str(p) for p in candidates if defines_lstm_class(str(p))]
+        lstm_files = _main_files([str(p) for p in candidates if defines_lstm_class(str(p))])
         if len(lstm_files) == 1:
             found.append((lstm_files[0], str(entry), None))
         elif lstm_files:
@@ -74,6 +82,16 @@ def _students(folder: str) -> list[tuple[str, str | None, str | None]]:
             problem = _first_problem(unreadable)
             found.append((str(entry), str(entry), why + (f" ({problem})" if problem else "")))
     return found
+
+
+def _main_files(lstm_files: list[str]) -> list[str]:
+    """The LSTM files no other one imports: a base class with a stub lstm_unit in base.py, which
+    model.py imports, is a helper of model.py, not a second submission."""
+    imported = set()
+    for path in lstm_files:
+        imported |= imported_modules(path)
+    main = [p for p in lstm_files if Path(p).stem not in imported]
+    return main or lstm_files
 
 
 def _first_problem(paths: list[str]) -> str | None:

@@ -12,6 +12,7 @@ the code is beyond it (loops, dynamic lookups), never a guess.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -153,14 +154,18 @@ class _Evaluator:
     def expr(self, node: ast.expr, env: dict, depth: int) -> Term | None:
         line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Name):
-            return env.get(node.id, Term("other", line=line))
+            if node.id in env:
+                return env[node.id]
+            return Term("fn", _activation(node.id), line=line) if _activation(node.id) else Term("other", line=line)
         if isinstance(node, ast.Constant):
             return Term("const", str(node.value), line=line)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
             if node.attr in self.attributes:
                 self.attribute_lines.setdefault(node.attr, []).append(line)
                 return Term("attr", node.attr, line=line)
-            return Term("other", line=line)
+            return Term("fn", _activation(node.attr), line=line) if _activation(node.attr) else Term("other", line=line)
+        if isinstance(node, ast.Attribute) and _activation(node.attr):  # torch.sigmoid, F.tanh as a value
+            return Term("fn", _activation(node.attr), line=line)
         if isinstance(node, ast.BinOp):
             return self.binop(node.op, self.expr(node.left, env, depth), self.expr(node.right, env, depth), line)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -182,15 +187,22 @@ class _Evaluator:
         if isinstance(func, ast.Attribute) and not node.args and _activation(func.attr):  # z.sigmoid()
             inner = self.expr(func.value, env, depth)
             return None if inner is None else Term(_activation(func.attr), children=(inner,), line=line)
+        helper = None
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self" \
                 and name in self.methods and not _activation(name):
-            return self.call(self.methods[name], arguments, depth, method=True)
-        if isinstance(func, ast.Name) and func.id in self.functions and not _activation(name):
-            return self.call(self.functions[func.id], arguments, depth, method=False)
-        if isinstance(func, ast.Name) and func.id in self.lambdas and not _activation(name):
-            return self.call(self.lambdas[func.id], arguments, depth, method=False)
+            helper = self.methods[name], True
+        elif isinstance(func, ast.Name) and not _activation(name):
+            found = self.functions.get(func.id) or self.lambdas.get(func.id)
+            helper = (found, False) if found is not None else None
+        if helper is not None:
+            inlined = self.call(helper[0], arguments, depth, method=helper[1])
+            # a helper's result is placed where it is called: that line is where its gate is written
+            return dataclasses.replace(inlined, line=line) if isinstance(inlined, Term) else inlined
         if _activation(name) and len(arguments) == 1:
             return Term(_activation(name), children=(arguments[0],), line=line)
+        passed = env.get(func.id) if isinstance(func, ast.Name) else None
+        if passed is not None and passed.kind == "fn" and len(arguments) == 1:  # act(z), act given as a value
+            return Term(passed.name, children=(arguments[0],), line=line)
         if name in ("add", "mul") and len(arguments) == 2:
             return Term(name, children=tuple(arguments), line=line)
         return Term("other", children=tuple(arguments), line=line)
@@ -245,6 +257,9 @@ def _argument_kinds(names: list[str]) -> dict[str, str]:
         matching = [n for n in names if score(n, hints)]
         if len(matching) == 1:
             kinds[kind] = matching[0]
+    if len(kinds) == 2 and len(set(kinds.values())) == 2:  # (token, hidden, cell): the third is left
+        (kind,) = {"input", "long", "short"} - set(kinds)
+        (kinds[kind],) = set(names) - set(kinds.values())
     if len(set(kinds.values())) != 3 or len(kinds) != 3:
         kinds = dict(zip(("input", "long", "short"), names))
     return kinds

@@ -30,6 +30,21 @@ def python_files(folder: Path, suffixes: tuple[str, ...] = (".py",)) -> list[Pat
                   and (p.resolve() == inside or inside in p.resolve().parents))
 
 
+def imported_modules(path: str) -> set[str]:
+    """The names of the modules the file imports (each dotted name's parts), read, not run."""
+    try:
+        tree = parse(read_source(path))
+    except CouldNotCheck:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {part for alias in node.names for part in alias.name.split(".")}
+        elif isinstance(node, ast.ImportFrom):
+            names |= set((node.module or "").split(".")) | {alias.name for alias in node.names}
+    return names - {""}
+
+
 def defines_lstm_class(path: str) -> bool:
     """Whether the file defines a class with an lstm_unit method (read, never run)."""
     try:
@@ -93,11 +108,13 @@ def _script_source(path: str, text: str) -> Source:
     is read without them (its syntax errors are reported as they are otherwise)."""
     try:
         ast.parse(text)
+    except (RecursionError, MemoryError):
+        return Source(path, text)  # parse() says it in one line
     except SyntaxError:
         cleaned = _without_magics(text, whole_cell=False)
         try:
             ast.parse(cleaned)
-        except SyntaxError:
+        except (SyntaxError, RecursionError, MemoryError):
             return Source(path, text)
         return Source(path, cleaned, skipped=["notebook commands (! and % lines)"])
     return Source(path, text)
@@ -123,6 +140,9 @@ def _notebook_source(path: str, text: str) -> Source:
         except SyntaxError as error:
             # a half-written cell does not stop the notebook's other definitions from loading
             skipped.append(f"cell {number} (syntax error, line {error.lineno}: {error.msg})")
+            continue
+        except (RecursionError, MemoryError):
+            skipped.append(f"cell {number} (an expression nested too deeply to read)")
             continue
         starts.append((len(lines) + 1, number))
         lines.extend(code.splitlines() + [""])

@@ -53,6 +53,8 @@ def parse(source: Source) -> ast.Module:
     except SyntaxError as error:
         where = source.where(error.lineno or 0)
         raise CouldNotCheck(f"{where}: syntax error: {error.msg}") from None
+    except (RecursionError, MemoryError):  # an expression nested beyond what Python's parser takes
+        raise CouldNotCheck(f"{source.path}: an expression nested too deeply to read") from None
 
 
 def select(tree: ast.Module) -> list[ast.stmt]:

@@ -99,6 +99,22 @@ def _reap(exited: dict[int, int]) -> None:
         exited[pid] = os.waitstatus_to_exitcode(status)
 
 
+# the runner's own files, imported by their bare names outside the package
+RUNNER_MODULES = ("protocol", "definitions", "facts", "trajectory", "namespaces", "runner", "lightning_moves")
+
+
+def _step_aside() -> None:
+    """Leave the module names to the learner: a student's own facts.py or protocol.py must be the
+    one their code imports. The runner's modules already hold one another; they leave
+    sys.modules, and their folder leaves sys.path."""
+    if __package__:
+        return  # imported as handlstm.check.sandbox.*: no bare names taken
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in RUNNER_MODULES:
+        sys.modules.pop(name, None)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+
+
 def _child(sock, fds: list[int], request: dict, base, mode: str) -> None:
     """In the forked child, inside its own namespaces (or session): limits, then answer requests.
     Never returns."""
@@ -115,6 +131,7 @@ def _child(sock, fds: list[int], request: dict, base, mode: str) -> None:
         if mode == "process":
             os.chdir(request["folder"])
         base.apply(request["memory"], request["cpu"], request["processes"])
+        _step_aside()
         runner.serve(read_fd, write_fd)
     except BaseException:  # nothing of the zygote's loop may run in a child
         import traceback
