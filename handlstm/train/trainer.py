@@ -5,6 +5,7 @@ reading the trained module's parameters and predictions. No printing."""
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -137,11 +138,14 @@ def fit(model, epochs: int, out: str | os.PathLike, *, precision: str = "32", re
             enable_model_summary=False,  # a table of 12 scalars (or one nn.LSTM) says nothing new
             default_root_dir=out,
         )
+        # Lightning >= 2.5 asks whether a checkpoint may hold more than weights (ours holds the
+        # optimizer's state too); earlier versions take no such argument
+        full = {"weights_only": False} if "weights_only" in inspect.signature(trainer.fit).parameters else {}
         with frozen_heap():
             trainer.fit(model, train_dataloaders=dataloader(dtype_of(lightning_precision)),
-                        ckpt_path=os.fspath(resume) if resume else None, weights_only=False)
+                        ckpt_path=os.fspath(resume) if resume else None, **full)
     if log:
-        trainer.save_checkpoint(Path(trainer.log_dir) / "checkpoints" / CHECKPOINT, weights_only=False)
+        trainer.save_checkpoint(Path(trainer.log_dir) / "checkpoints" / CHECKPOINT, **full)
     return trainer
 
 
