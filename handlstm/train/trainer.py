@@ -31,8 +31,10 @@ def build_model(model: str, lr: float, seed: int):
     import lightning as L
 
     from .. import model as models
+    from .speed import quiet_lightning
 
-    L.seed_everything(seed, verbose=False)
+    with quiet_lightning():  # its "Seed set to" line (Lightning < 2.3 has no verbose=False)
+        L.seed_everything(seed)
     return getattr(models, MODELS[model]["class"])(lr=lr)
 
 
