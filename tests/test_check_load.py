@@ -180,8 +180,8 @@ def test_every_name_lightning_2_moved_is_found_where_lightning_1_kept_it():
 
     imports = [f"import {module}" for module in MOVED_MODULES]
     imports += [f"from {module} import {name}" for module, name in MOVED_NAMES]
-    program = "\n".join(["from handlstm.check.sandbox import definitions",
-                         "definitions.alias_pytorch_lightning()", *imports,
+    program = "\n".join(["from handlstm.check.sandbox import lightning_moves",
+                         "lightning_moves.alias_pytorch_lightning()", *imports,
                          "from pytorch_lightning.utilities.seed import seed_everything",
                          "import lightning.fabric.utilities.seed as moved",
                          "assert seed_everything is moved.seed_everything",

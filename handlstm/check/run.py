@@ -40,7 +40,6 @@ from .properties_run import (
     run_property,
     strategy_for,
 )
-from .reading import read_lstm_unit
 from .report import CHECK_IDS, Report
 from .sandbox.client import Child, SandboxError, Zygote, choose_isolation, one_line
 from .sandbox.protocol import CouldNotCheck, LearnerError
@@ -173,7 +172,9 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
         numbers_failed = any(c["status"] == "fail" for c in checks if c["id"] in CHECK_IDS)
         diagnoses = _diagnose(child, found_class, interface, results, total_deadline) if numbers_failed else []
         if diagnoses:
-            diagnoses = _located(diagnoses, source, found_class, names)
+            from .diagnose.locate import located
+
+            diagnoses = located(diagnoses, source, found_class, names)
     finally:
         child.close()
     outcome: Report = {"verdict": verdict, "checks": checks, "diagnoses": diagnoses,
@@ -181,17 +182,6 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
                        "implementation": _implementation(shown, found_class, interface, names, param_map),
                        "isolation": isolation, "seconds": round(time.monotonic() - started, 2)}
     return Outcome(outcome)
-
-
-def _located(diagnoses: list[dict], source, class_name: str, names: dict[str, str]) -> list[dict]:
-    """The diagnoses with the line each is on, read from the learner's source."""
-    from .diagnose.locate import locate
-
-    try:
-        return locate(diagnoses, source, class_name, names, read_lstm_unit(source.text, class_name,
-                                                                           set(names.values())))
-    except Exception:  # a source beyond the reading: the diagnoses stand, each "not located"
-        return diagnoses
 
 
 def _implementation(path: str, class_name, interface: Interface, names: dict, param_map) -> dict:

@@ -15,10 +15,20 @@ import re
 
 from handlstm.reference import GATE_PARAMS
 
-from ..reading import Reading, last_definition
+from ..reading import Reading, last_definition, read_lstm_unit
 from ..sandbox.definitions import Source
 
 GRADIENT_CUTS = {"detach", "item", "numpy", "tolist", "detach_"}
+
+
+def located(diagnoses: list[dict], source: Source, class_name: str, names: dict[str, str]) -> list[dict]:
+    """The diagnoses with the line each is on, read from the learner's source; a source beyond the
+    reading leaves them as they are, each "not located"."""
+    try:
+        return locate(diagnoses, source, class_name, names, read_lstm_unit(source.text, class_name,
+                                                                           set(names.values())))
+    except Exception:
+        return diagnoses
 
 
 def locate(diagnoses: list[dict], source: Source, class_name: str | None, names: dict[str, str],

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 try:
-    from .lightning_moves import add_moved_names, new_home
+    from .lightning_moves import alias_pytorch_lightning
     from .protocol import CouldNotCheck
 except ImportError:  # inside the sandbox these files sit side by side, outside any package
-    from lightning_moves import add_moved_names, new_home
+    from lightning_moves import alias_pytorch_lightning
     from protocol import CouldNotCheck
 
 LEARNER_MODULE = "submission"
@@ -240,41 +240,6 @@ def _counted(kernel, name: str):
 
     call.counted = True
     return call
-
-
-def alias_pytorch_lightning() -> None:
-    """Make `pytorch_lightning` (and its submodules) the very modules of `lightning.pytorch`, so a
-    learner's pytorch_lightning.LightningModule is the LightningModule the Trainer expects."""
-    import importlib
-    import importlib.abc
-    import importlib.util
-
-    import lightning.pytorch  # noqa: F401
-
-    if any(getattr(finder, "lightning_alias", False) for finder in sys.meta_path):
-        return
-
-    class Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-        def find_spec(self, name, path=None, target=None):
-            if name == "pytorch_lightning" or name.startswith("pytorch_lightning."):
-                return importlib.util.spec_from_loader(name, self)
-            return None
-
-        def create_module(self, spec):
-            return importlib.import_module(new_home(spec.name))
-
-        def exec_module(self, module):
-            pass
-
-    Alias.lightning_alias = True
-
-    for name in [n for n in sys.modules if n == "pytorch_lightning" or n.startswith("pytorch_lightning.")]:
-        del sys.modules[name]
-    sys.meta_path.insert(0, Alias())
-    for name, module in list(sys.modules.items()):
-        if name == "lightning.pytorch" or name.startswith("lightning.pytorch."):
-            sys.modules["pytorch_lightning" + name[len("lightning.pytorch"):]] = module
-    add_moved_names()
 
 
 def find_class(namespace: dict, class_name: str | None, source: Source):

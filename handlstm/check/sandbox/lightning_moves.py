@@ -3,9 +3,11 @@
 Learners' notebooks were written against many Lightning versions; a correct implementation that
 imports `seed_everything` from where Lightning 1.x kept it is still the lesson's LSTM. Each entry
 is a move in Lightning's own history (its CHANGELOG), not a guess; `import pytorch_lightning`
-itself is `lightning.pytorch` (definitions.alias_pytorch_lightning). tests/test_check_load.py
+itself is `lightning.pytorch` (alias_pytorch_lightning below). tests/test_check_load.py
 imports every entry the way a Lightning 1.x file does.
 """
+
+import sys
 
 # a module Lightning 2 removed -> the module that holds its names now
 MOVED_MODULES = {
@@ -60,3 +62,38 @@ def add_moved_names() -> None:
         home = importlib.import_module(new_home(old_module))
         if not hasattr(home, name):
             setattr(home, name, getattr(importlib.import_module(module), attribute))
+
+
+def alias_pytorch_lightning() -> None:
+    """Make `pytorch_lightning` (and its submodules) the very modules of `lightning.pytorch`, so a
+    learner's pytorch_lightning.LightningModule is the LightningModule the Trainer expects."""
+    import importlib
+    import importlib.abc
+    import importlib.util
+
+    import lightning.pytorch  # noqa: F401
+
+    if any(getattr(finder, "lightning_alias", False) for finder in sys.meta_path):
+        return
+
+    class Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, name, path=None, target=None):
+            if name == "pytorch_lightning" or name.startswith("pytorch_lightning."):
+                return importlib.util.spec_from_loader(name, self)
+            return None
+
+        def create_module(self, spec):
+            return importlib.import_module(new_home(spec.name))
+
+        def exec_module(self, module):
+            pass
+
+    Alias.lightning_alias = True
+
+    for name in [n for n in sys.modules if n == "pytorch_lightning" or n.startswith("pytorch_lightning.")]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, Alias())
+    for name, module in list(sys.modules.items()):
+        if name == "lightning.pytorch" or name.startswith("lightning.pytorch."):
+            sys.modules["pytorch_lightning" + name[len("lightning.pytorch"):]] = module
+    add_moved_names()
