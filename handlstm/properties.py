@@ -67,38 +67,53 @@ def describe_failure(name: str, example: Example, failed: list[Comparison]) -> s
 
 # --- the properties --------------------------------------------------------------------------
 
+# Each property asks the implementation first and the reference after: what the reference expects
+# of an example (values and derived tolerances) is computed once per process and dtype, since the
+# same drawn examples are asked of every file a grader checks.
+Expected = tuple[tuple[str, float, float], ...]  # (quantity, expected value, tolerance) each
+
+
 def unit_agrees(implementation, example: Example) -> list[Comparison]:
     """One lstm_unit step from non-zero memories gives the reference's new long and short memory."""
     long, short = example.memories
-    trace = reference.run(example.params, example.days[:1], long, short)
-    got_long, got_short = implementation.unit(example.params, example.days[0], long, short)
-    return [
-        Comparison("updated long memory", float(trace.long[-1]), got_long,
-                   float(tolerances.forward_tolerance(trace, implementation.dtype, of="long"))),
-        Comparison("updated short memory", float(trace.short[-1]), got_short,
-                   float(tolerances.forward_tolerance(trace, implementation.dtype, of="short"))),
-    ]
+    got = implementation.unit(example.params, example.days[0], long, short)
+    return compared(expected(_unit_expected, example, implementation.dtype), got)
+
+
+def _unit_expected(example: Example, dtype: str) -> Expected:
+    trace = reference.run(example.params, example.days[:1], *example.memories)
+    return (("updated long memory", float(trace.long[-1]),
+             float(tolerances.forward_tolerance(trace, dtype, of="long"))),
+            ("updated short memory", float(trace.short[-1]),
+             float(tolerances.forward_tolerance(trace, dtype, of="short"))))
 
 
 def forward_agrees(implementation, example: Example) -> list[Comparison]:
     """forward over the days, from zero memories, gives the reference's final short memory."""
-    trace = reference.run(example.params, example.days)
     got = implementation.forward(example.params, example.days)
-    return [Comparison("final short memory", float(trace.final_short), got,
-                       float(tolerances.forward_tolerance(trace, implementation.dtype)))]
+    return compared(expected(_forward_expected, example, implementation.dtype), [got])
+
+
+def _forward_expected(example: Example, dtype: str) -> Expected:
+    trace = reference.run(example.params, example.days)
+    return (("final short memory", float(trace.final_short), float(tolerances.forward_tolerance(trace, dtype))),)
 
 
 def gradients_agree(implementation, example: Example) -> list[Comparison]:
     """The gradient of (output - label)^2 for each of the 12 parameters is the reference's."""
-    trace = reference.run(example.params, example.days)
-    expected = reference.backward(trace, 2.0 * (trace.final_short - example.label)).params
-    tolerance = tolerances.gradient_tolerance(trace, example.label, implementation.dtype)
     got_loss, got = implementation.loss_and_grads(example.params, example.days, example.label)
+    return compared(expected(_gradients_expected, example, implementation.dtype),
+                    [got_loss] + [got[name] for name in PARAM_NAMES])
+
+
+def _gradients_expected(example: Example, dtype: str, trace=None, prefix: str = "") -> Expected:
+    trace = trace or reference.run(example.params, example.days)
+    gradients = reference.backward(trace, 2.0 * (trace.final_short - example.label)).params
+    tolerance = tolerances.gradient_tolerance(trace, example.label, dtype)
     loss = float((trace.final_short - example.label) ** 2)
-    loss_tolerance = float(tolerances.loss_tolerance(trace, example.label, implementation.dtype))
-    return [Comparison("loss", loss, got_loss, loss_tolerance)] + [
-        Comparison(f"d loss / d {name}", float(expected[name]), got[name], float(tolerance[name]))
-        for name in PARAM_NAMES]
+    loss_tolerance = float(tolerances.loss_tolerance(trace, example.label, dtype))
+    return ((f"{prefix}loss", loss, loss_tolerance),) + tuple(
+        (f"{prefix}d loss / d {name}", float(gradients[name]), float(tolerance[name])) for name in PARAM_NAMES)
 
 
 def unit_gradients_agree(implementation, example: Example) -> list[Comparison]:
@@ -106,15 +121,33 @@ def unit_gradients_agree(implementation, example: Example) -> list[Comparison]:
     each of the 12 parameters is the reference's, the terms of the memories it started from included
     (from zero memories, as forward starts, the first day's w..1 terms vanish)."""
     long, short = example.memories
-    trace = reference.run(example.params, example.days[:1], long, short)
-    expected = reference.backward(trace, 2.0 * (trace.final_short - example.label)).params
-    tolerance = tolerances.gradient_tolerance(trace, example.label, implementation.dtype)
     got_loss, got = implementation.unit_loss_and_grads(example.params, example.days[0], long, short, example.label)
-    loss = float((trace.final_short - example.label) ** 2)
-    loss_tolerance = float(tolerances.loss_tolerance(trace, example.label, implementation.dtype))
-    return [Comparison("one-day loss", loss, got_loss, loss_tolerance)] + [
-        Comparison(f"one-day d loss / d {name}", float(expected[name]), got[name], float(tolerance[name]))
-        for name in PARAM_NAMES]
+    return compared(expected(_unit_gradients_expected, example, implementation.dtype),
+                    [got_loss] + [got[name] for name in PARAM_NAMES])
+
+
+def _unit_gradients_expected(example: Example, dtype: str) -> Expected:
+    trace = reference.run(example.params, example.days[:1], *example.memories)
+    return _gradients_expected(example, dtype, trace, prefix="one-day ")
+
+
+def compared(expectations: Expected, got: list[float]) -> list[Comparison]:
+    return [Comparison(quantity, value, found, tolerance)
+            for (quantity, value, tolerance), found in zip(expectations, got, strict=True)]
+
+
+_EXPECTED: dict[tuple, Expected] = {}
+_EXPECTED_LIMIT = 20_000  # examples times dtypes times properties: a few MB
+
+
+def expected(of: Callable[[Example, str], Expected], example: Example, dtype: str) -> Expected:
+    """What the reference expects of this example in this dtype (remembered: see above)."""
+    key = (of.__name__, tuple(example.params.items()), example.days, example.label, example.memories, dtype)
+    if key not in _EXPECTED:
+        if len(_EXPECTED) >= _EXPECTED_LIMIT:
+            _EXPECTED.clear()
+        _EXPECTED[key] = of(example, dtype)
+    return _EXPECTED[key]
 
 
 def state_is_not_carried_over(implementation, example: Example) -> list[Comparison]:
@@ -140,6 +173,9 @@ def gate_invariants(trace: reference.Trace) -> list[Comparison]:
 
 
 Property = Callable[[object, Example], list[Comparison]]
+# what the reference expects for the properties that ask one thing per example
+EXPECTATIONS = {"unit": _unit_expected, "forward": _forward_expected, "gradients": _gradients_expected,
+                "unit_gradients": _unit_gradients_expected}
 PROPERTIES: dict[str, Property] = {
     "unit": unit_agrees,
     "forward": forward_agrees,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from handlstm.reference import PARAM_NAMES
 
@@ -74,6 +74,7 @@ class Report(TypedDict):
     implementation: Implementation
     isolation: str                  # "sandbox" (bubblewrap) or "process"
     seconds: float
+    phases: NotRequired[dict[str, float]]  # seconds per phase of the check (not for a file that errs early)
 
 
 def verdict_of(checks: list[Check]) -> str:

@@ -198,15 +198,34 @@ class Child:
         """Send one request and wait for its answer until the deadline."""
         if not self.alive:
             raise SandboxError(self.death())
+        waiting_for = arguments["calls"][0]["op"] if op == "batch" and arguments.get("calls") else op
         try:
             send(self.request_write, {"op": op, **arguments})
             if not self.ready:
-                self._receive(op)
+                self._receive(waiting_for)
                 self.ready = True
-            answer = self._receive(op)
+            answer = self._receive(waiting_for)
         except BrokenPipeError:
             self.stop()
             raise SandboxError(self.death()) from None
+        return self._value(op, answer)
+
+    def call_many(self, calls: list[tuple[str, dict]]) -> list:
+        """Send many requests as one and wait for all their answers: each one's value, or the
+        LearnerError its call raised (the rest still answered, in order, as one by one)."""
+        answers = self.call("batch", calls=[{"op": op, **arguments} for op, arguments in calls])
+        if not isinstance(answers, list) or len(answers) != len(calls):
+            self.stop()
+            raise SandboxError("the checking process sent a malformed answer to batch")
+        values = []
+        for (op, _), answer in zip(calls, answers):
+            try:
+                values.append(self._value(op, answer))
+            except LearnerError as error:
+                values.append(error)
+        return values
+
+    def _value(self, op: str, answer):
         if not isinstance(answer, dict):
             self.stop()
             raise SandboxError(f"the checking process sent a malformed answer to {op}")

@@ -76,6 +76,12 @@ class Session:
         except BaseException as error:  # the learner's code may raise anything, SystemExit included
             return {"error": definitions.describe_exception(error, self.source), "kind": "learner"}
 
+    def op_batch(self, calls: list) -> list:
+        """Many requests answered in order as if sent one by one; each answer says ok or error."""
+        if any(not isinstance(call, dict) or call.get("op") == "batch" for call in calls):
+            raise LearnerError("a batch holds requests, not batches")
+        return [self.answer(dict(call)) for call in calls]
+
     # --- loading ---
 
     def op_load(self, source: dict, class_name: str | None, names: dict) -> dict:

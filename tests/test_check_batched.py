@@ -1,0 +1,57 @@
+"""Examples asked of the learner's class in batches give the verdict asking one by one gives.
+
+`handlstm check` draws a property's examples once (Hypothesis, a fixed seed), asks the sandbox for
+all of them in one request, and runs Hypothesis again only where one fails, to shrink it: these
+tests hold that to the one-by-one path on the same files.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from handlstm import strategies
+from handlstm.check import properties_run
+from handlstm.check.properties_run import _hypothesis_run, drawn
+from handlstm.check.run import check_file
+from handlstm.check.sandbox.client import Zygote, choose_isolation
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def test_examples_drawn_ahead_are_the_ones_hypothesis_tries_again():
+    """The shrinking run finds the failure the batch found, answering the examples before it from
+    what the batch already asked (the same seed, whatever the test function)."""
+    strategy, explicit = strategies.examples(1, 16), strategies.lesson_examples()
+    ahead = drawn(("test", "1..16"), strategy, explicit, 30)
+    again: list = []
+    _hypothesis_run(lambda example: again.append(example), strategy, explicit, 30,
+                    properties_run.PHASES[:2])()
+    assert len(ahead) == 30 + len(explicit) and again == ahead
+
+
+@pytest.fixture(scope="module")
+def one_by_one_and_batched():
+    Zygote.shared(choose_isolation(None, many=False)).wait_ready(time.monotonic() + 120)
+
+    def reports(name: str) -> tuple[dict, dict]:
+        path = str(CORPUS / name)
+        batched = check_file(path, examples=20, timeout=60)
+        kept, properties_run.BATCHED = properties_run.BATCHED, ()
+        try:
+            one_by_one = check_file(path, examples=20, timeout=60)
+        finally:
+            properties_run.BATCHED = kept
+        return one_by_one, batched
+
+    return reports
+
+
+@pytest.mark.parametrize("name", ["correct/lesson_unrolled.py", "buggy/weights-swapped.py",
+                                  "buggy/loss-function--no-return.py", "buggy/gates-swapped--one-way.py"])
+def test_batched_verdicts_are_the_one_by_one_verdicts(one_by_one_and_batched, name):
+    one_by_one, batched = one_by_one_and_batched(name)
+    assert batched["verdict"] == one_by_one["verdict"]
+    assert [(c["id"], c["status"], c["dtypes"]) for c in batched["checks"]] == \
+           [(c["id"], c["status"], c["dtypes"]) for c in one_by_one["checks"]]
+    assert [d["id"] for d in batched["diagnoses"]] == [d["id"] for d in one_by_one["diagnoses"]]
