@@ -19,6 +19,7 @@ COMMANDS = {
     "train": ("handlstm.train.command", "train the lesson's LSTM with Lightning on the lesson's data"),
     "golden": ("handlstm.golden", "compare or regenerate the regression baseline (maintainers)"),
     "check": ("handlstm.check.command", "check a learner's LSTMbyHand against the reference"),
+    "autograder": ("handlstm.autograder", "write an autograder to upload (Gradescope), and run it"),
 }
 
 

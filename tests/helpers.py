@@ -113,3 +113,45 @@ def junit_violations(text: str) -> list[str]:
         if key in root.attrib and int(root.get(key)) != value:
             problems.append(f"testsuites: {key}={root.get(key)} but {value} found")
     return problems
+
+
+# --- Gradescope's results.json (gradescope-autograders.readthedocs.io/en/latest/specs/) ----------
+
+TOP_KEYS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
+            "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
+TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format",
+             "tags", "visibility", "extra_data"}
+VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+FORMATS = {"text", "html", "simple_format", "md", "ansi"}
+
+
+def gradescope_violations(results: dict) -> list[str]:
+    """Every way results.json breaks Gradescope's autograder specification (empty: valid)."""
+    problems = [f"unknown key {key!r}" for key in set(results) - TOP_KEYS]
+    tests = results.get("tests", [])
+    if "score" not in results and not all("score" in t for t in tests):
+        problems.append("no top-level score and a test without one")
+    for key in ("visibility", "stdout_visibility"):
+        if key in results and results[key] not in VISIBILITY:
+            problems.append(f"{key}={results[key]!r}")
+    for key in ("output_format", "test_output_format", "test_name_format"):
+        if key in results and results[key] not in FORMATS:
+            problems.append(f"{key}={results[key]!r}")
+    if not isinstance(results.get("execution_time", 0), int):
+        problems.append("execution_time is not a whole number of seconds")
+    for test in tests:
+        problems += [f"test key {key!r}" for key in set(test) - TEST_KEYS]
+        if test.get("status", "passed") not in ("passed", "failed"):
+            problems.append(f"status {test['status']!r}")
+        if test.get("visibility", "visible") not in VISIBILITY:
+            problems.append(f"test visibility {test['visibility']!r}")
+        if test.get("output_format", "text") not in FORMATS:
+            problems.append(f"test output_format {test['output_format']!r}")
+        if not (isinstance(test.get("score", 0.0), (int, float)) and 0 <= test.get("score", 0) <= test.get(
+                "max_score", float("inf"))):
+            problems.append(f"test {test.get('name')!r} score {test.get('score')} of {test.get('max_score')}")
+        if not isinstance(test.get("output", ""), str) or not isinstance(test.get("number", ""), str):
+            problems.append(f"test {test.get('name')!r}: output and number must be strings")
+    if "score" in results and tests and results["score"] != sum(t["score"] for t in tests):
+        problems.append("the total score is not the sum of the tests' scores")
+    return problems

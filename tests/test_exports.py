@@ -10,7 +10,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from helpers import built_report, junit_violations
+from helpers import built_report, gradescope_violations, junit_violations
 
 from handlstm.check import exports
 from handlstm.check.report import error_report
@@ -71,46 +71,6 @@ def test_junit_failures_carry_the_diagnosis_hint_and_counterexample(junit):
 
 # --- Gradescope ------------------------------------------------------------------------------
 
-TOP_KEYS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
-            "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
-TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format",
-             "tags", "visibility", "extra_data"}
-VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
-FORMATS = {"text", "html", "simple_format", "md", "ansi"}
-
-
-def gradescope_violations(results: dict) -> list[str]:
-    """Every way results.json breaks Gradescope's autograder specification (empty: valid)."""
-    problems = [f"unknown key {key!r}" for key in set(results) - TOP_KEYS]
-    tests = results.get("tests", [])
-    if "score" not in results and not all("score" in t for t in tests):
-        problems.append("no top-level score and a test without one")
-    for key in ("visibility", "stdout_visibility"):
-        if key in results and results[key] not in VISIBILITY:
-            problems.append(f"{key}={results[key]!r}")
-    for key in ("output_format", "test_output_format", "test_name_format"):
-        if key in results and results[key] not in FORMATS:
-            problems.append(f"{key}={results[key]!r}")
-    if not isinstance(results.get("execution_time", 0), int):
-        problems.append("execution_time is not a whole number of seconds")
-    for test in tests:
-        problems += [f"test key {key!r}" for key in set(test) - TEST_KEYS]
-        if test.get("status", "passed") not in ("passed", "failed"):
-            problems.append(f"status {test['status']!r}")
-        if test.get("visibility", "visible") not in VISIBILITY:
-            problems.append(f"test visibility {test['visibility']!r}")
-        if test.get("output_format", "text") not in FORMATS:
-            problems.append(f"test output_format {test['output_format']!r}")
-        if not (isinstance(test.get("score", 0.0), (int, float)) and 0 <= test.get("score", 0) <= test.get(
-                "max_score", float("inf"))):
-            problems.append(f"test {test.get('name')!r} score {test.get('score')} of {test.get('max_score')}")
-        if not isinstance(test.get("output", ""), str) or not isinstance(test.get("number", ""), str):
-            problems.append(f"test {test.get('name')!r}: output and number must be strings")
-    if "score" in results and tests and results["score"] != sum(t["score"] for t in tests):
-        problems.append("the total score is not the sum of the tests' scores")
-    return problems
-
-
 @pytest.mark.parametrize("one", REPORTS, ids=lambda r: r["verdict"])
 def test_gradescope_results_follow_the_specification(one):
     results = exports.gradescope_results(one)
@@ -143,3 +103,19 @@ def test_gradescope_takes_exactly_one_submission(tmp_path):
         exports.write_gradescope(str(tmp_path / "results.json"), [PASSING, FAILING])
     exports.write_gradescope(str(tmp_path / "results.json"), [FAILING])
     assert gradescope_violations(json.loads((tmp_path / "results.json").read_text())) == []
+
+
+def test_gradescope_tests_are_worth_the_points_given():
+    points = exports.parse_points("forward=2,training=4.5")
+    results = exports.gradescope_results(FAILING, points=points)
+    assert [(t["name"], t["score"], t["max_score"]) for t in results["tests"]] == [
+        ("forward", 0.0, 2.0), ("gradients", 0.0, 1.0), ("training", 0.0, 4.5), ("state", 1.0, 1.0)]
+    assert exports.gradescope_results(PASSING, points=points)["score"] == 2.0 + 1.0 + 4.5 + 1.0
+    assert gradescope_violations(results) == []
+
+
+@pytest.mark.parametrize("spec", ["forward", "forward=", "forwards=1", "forward=1,forward=2", "state=-1",
+                                  "state=nan", "state=inf", "gradients=two", ",", "forward=1,"])
+def test_a_bad_points_spec_is_one_line(spec):
+    with pytest.raises(UserError, match="^--points: [^\n]+$"):
+        exports.parse_points(spec)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import platform
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ..errors import UserError
@@ -101,20 +102,47 @@ def _classname(path: str) -> str:
     return "handlstm." + ("".join(ch if ch.isalnum() or ch == "_" else "_" for ch in stem) or "file")
 
 
+def parse_points(spec: str | None) -> dict[str, float]:
+    """--points forward=2,gradients=3,...: the points of each gradebook check (POINTS_PER_CHECK
+    for a check not named)."""
+    points = dict.fromkeys(GRADEBOOK_CHECKS, POINTS_PER_CHECK)
+    named: set[str] = set()
+    for item in [] if spec is None else spec.split(","):
+        check, equals, text = (part.strip() for part in item.partition("="))
+        if not equals or check not in GRADEBOOK_CHECKS:
+            raise UserError(f"--points: {item.strip()!r} is not CHECK=POINTS with CHECK one of "
+                            f"{', '.join(GRADEBOOK_CHECKS)}")
+        if check in named:
+            raise UserError(f"--points: {check} is given twice")
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value >= 0):
+            raise UserError(f"--points: {check}={text!r} is not a number of points (0 or more)")
+        points[check] = value
+        named.add(check)
+    return points
+
+
 def gradescope_results(report: dict, hint: Callable[[str], str] | None = None,
-                       points_per_check: float = POINTS_PER_CHECK) -> dict:
-    """Gradescope's results.json for one submission: a test per check, a total score."""
+                       points: Mapping[str, float] | None = None) -> dict:
+    """Gradescope's results.json for one submission: a test per check (worth its `points`,
+    POINTS_PER_CHECK if not given), a total score."""
     tests = []
     for number, check in enumerate(report["checks"], start=1):
         passed = check["status"] == "pass"
+        worth = (points or {}).get(check["id"], POINTS_PER_CHECK)
         output = (check.get("message") or "") if passed else check_text(
             check, report.get("diagnoses", []), hint)
         tests.append({"name": check["id"], "number": str(number),
-                      "score": points_per_check if passed else 0.0, "max_score": points_per_check,
+                      "score": worth if passed else 0.0, "max_score": worth,
                       "status": GRADESCOPE_STATUS.get(check["status"], "failed"),
                       "output": output, "output_format": "text", "visibility": "visible"})
     implementation = report.get("implementation") or {}
     summary = f"handlstm check: {report['verdict']}"
+    if report["verdict"] == "error":
+        summary += f": {error_line(report)}"
     if implementation.get("class"):
         summary += f" ({implementation.get('path')}: {implementation['class']})"
     for diagnosis in report.get("diagnoses", []):
@@ -135,10 +163,10 @@ def write_junit_xml(path: str, reports: Sequence[dict], hint: Callable[[str], st
 
 
 def write_gradescope(path: str, reports: Sequence[dict], hint: Callable[[str], str] | None = None,
-                     ) -> None:
+                     points: Mapping[str, float] | None = None) -> None:
     if len(reports) != 1:
         raise UserError(f"--gradescope writes one submission's results: give one file, not {len(reports)}")
-    results = gradescope_results(reports[0], hint)
+    results = gradescope_results(reports[0], hint, points)
     write_atomically(path, json.dumps(results, indent=2) + "\n", "--gradescope")
 
 
