@@ -53,6 +53,7 @@ class Result:
         return human(self.report, hint)
 
     def _repr_html_(self) -> str:
+        from .check.html import example_plot
         from .check.report import VERDICTS, counterexample_lines, where
 
         e = html.escape
@@ -67,7 +68,7 @@ class Result:
         failed = [c for c in self.report["checks"] if c.get("counterexample")]
         if failed:
             example = failed[0]["counterexample"]
-            parts.append(_plot(example))
+            parts.append(example_plot(example))
             parts.append("<pre>" + e("\n".join(counterexample_lines(example))) + "</pre>")
         if self.report.get("isolation") == "process":
             parts.append("<p><small>isolation: process (a child process of this kernel, not a sandbox)</small></p>")
@@ -126,31 +127,3 @@ def _as_notebook(cells: list[str]) -> dict:
             "cells": [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
                        "source": text} for text in cells]}
 
-
-def _plot(example: dict, width: int = 360, height: int = 160) -> str:
-    """The reference's short memory over the counterexample's days, and the learner's final value
-    where the check compared one, as an inline SVG (no network, no matplotlib)."""
-    from handlstm import reference
-
-    params, days = example.get("parameters"), example.get("days") or []
-    if not params or not days:
-        return ""
-    memories = example.get("memories") or {}
-    trace = reference.run(params, days, memories.get("long", 0.0), memories.get("short", 0.0))
-    expected = [float(v) for v in trace.short]
-    got = [m["got"] for m in example.get("mismatches", [])
-           if m["quantity"] in ("final short memory", "updated short memory") and isinstance(m["got"], float)]
-    values = expected + got
-    low, high = min(values + [0.0]), max(values + [0.0])
-    span = (high - low) or 1.0
-
-    def point(day: int, value: float) -> str:
-        x = 30 + (width - 40) * (day / max(1, len(expected) - 1) if len(expected) > 1 else 0.5)
-        return f"{x:.1f},{height - 20 - (height - 40) * (value - low) / span:.1f}"
-
-    line = " ".join(point(t, v) for t, v in enumerate(expected))
-    dots = "".join(f"<circle cx='{point(len(expected) - 1, g).split(',')[0]}' cy='{point(len(expected) - 1, g).split(',')[1]}' "
-                   f"r='4' fill='crimson'><title>yours: {g!r}</title></circle>" for g in got)
-    return (f"<svg width='{width}' height='{height}' role='img' aria-label='short memory by day'>"
-            f"<polyline points='{line}' fill='none' stroke='steelblue' stroke-width='2'/>{dots}"
-            f"<text x='30' y='14' font-size='11'>short memory by day: reference (blue), yours (red)</text></svg>")

@@ -36,6 +36,8 @@ from .properties_run import (
     Raised,
     SandboxImplementation,
     count_for,
+    draw_ahead,
+    drawn_as,
     explicit_for,
     run_property,
     strategy_for,
@@ -60,6 +62,18 @@ MESSAGES = {
 }
 STATUS_ORDER = ("fail", "error", "skip", "pass")  # the worse first
 CHECK_FAILURES = (CouldNotCheck, SandboxError, LearnerError)  # each ends a check as "error"
+
+
+class Stopwatch:
+    """Seconds per phase of one check (the report's "phases"): where a check's time goes."""
+
+    def __init__(self):
+        self.last, self.seconds = time.monotonic(), {}
+
+    def lap(self, phase: str) -> None:
+        now = time.monotonic()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self.last, 3)
+        self.last = now
 
 
 @dataclass
@@ -106,6 +120,7 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
     """check_file, as an Outcome (the report, and its likely mistakes as `diagnoses`).
     With `student_folder`, the student's other modules beside the file are importable by it."""
     started = time.monotonic()
+    watch = Stopwatch()
     validate(timeout, examples)
     isolation = choose_isolation(isolation, many=False)
     auto = param_map == "auto"  # --param-map auto: inferred from behaviour (automap.py)
@@ -134,10 +149,15 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
     child.setup = [("load", {"source": source.as_dict(), "class_name": class_name, "names": names})]
     found_class, interface = class_name, None
     try:
-        Zygote.shared(isolation).wait_ready(total_deadline)
+        zygote = Zygote.shared(isolation)
+        if not zygote.ready:  # while it imports torch and Lightning, this process draws the examples
+            draw_ahead(examples)
+        zygote.wait_ready(total_deadline)
+        watch.lap("start")
         # loading takes well under a second once torch is imported: a hang shows here
         child.deadline = min(total_deadline, time.monotonic() + LOAD_SHARE * timeout)
         child.start()
+        watch.lap("load")
         found_class = child.setup_answers[0]["class"]
         if not (isinstance(found_class, str) and found_class.isidentifier()):
             raise SandboxError("the checking process named a class that cannot be one")
@@ -150,13 +170,15 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
         child.deadline = min(total_deadline, time.monotonic() + PROBE_SHARE * timeout)
         interface = probe(child)
         interface.notes[:0] = notes
+        watch.lap("probe")
         child.deadline = total_deadline
         # a class that says it is a Lightning module (in its source, or in the sandbox) is trained
         lightning = child.setup_answers[0].get("lightning") is True or declares_lightning(source, class_name)
-        results = _run_properties(child, found_class, interface, examples, total_deadline, lightning, path)
+        results = _run_properties(child, found_class, interface, examples, total_deadline, lightning, path, watch)
         findings = []
         if _any_ran(results):
             findings = not_by_hand(source, child, interface) + numerically_unstable(child, interface)
+        watch.lap("findings")
     except CHECK_FAILURES as error:
         child.close()
         return failed(str(error), found_class, interface)
@@ -171,16 +193,20 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
         verdict = report.verdict_of(checks)
         numbers_failed = any(c["status"] == "fail" for c in checks if c["id"] in CHECK_IDS)
         diagnoses = _diagnose(child, found_class, interface, results, total_deadline) if numbers_failed else []
+        if numbers_failed:
+            _add_unit_by_day(child, found_class, interface, checks)
         if diagnoses:
             from .diagnose.locate import located
 
             diagnoses = located(diagnoses, source, found_class, names)
+        watch.lap("diagnosis")
     finally:
         child.close()
     outcome: Report = {"verdict": verdict, "checks": checks, "diagnoses": diagnoses,
                        "findings": findings,
                        "implementation": _implementation(shown, found_class, interface, names, param_map),
-                       "isolation": isolation, "seconds": round(time.monotonic() - started, 2)}
+                       "isolation": isolation, "seconds": round(time.monotonic() - started, 2),
+                       "phases": watch.seconds}
     return Outcome(outcome)
 
 
@@ -224,7 +250,8 @@ def _infer_names(child: Child, source, class_name: str) -> tuple[dict[str, str],
 
 
 def _run_properties(child: Child, class_name: str, interface: Interface, examples: int,
-                    total_deadline: float, lightning: bool, path: str) -> dict[str, PropertyResult]:
+                    total_deadline: float, lightning: bool, path: str,
+                    watch: Stopwatch) -> dict[str, PropertyResult]:
     """{property: result} for every property, each example evaluated in every dtype, sharing the
     time left."""
     order = [name for check_id in CHECK_IDS for name in CHECK_PROPERTIES[check_id]]
@@ -245,7 +272,7 @@ def _run_properties(child: Child, class_name: str, interface: Interface, example
                 implementations = _configured(child, class_name, interface)
             result = run_property(name, implementations, strategy_for(name, interface.lengths),
                                   explicit_for(name, interface.lengths), count_for(name, examples),
-                                  child.deadline)
+                                  child.deadline, drawn_as(name, interface.lengths))
             notes = [note for implementation in implementations for note in implementation.notes]
             if name in ("gradients", "unit_gradients") and result.status == "fail" and notes:
                 result.message += f" ({notes[0]})"  # why a gradient was NaN, as the runner said
@@ -254,6 +281,7 @@ def _run_properties(child: Child, class_name: str, interface: Interface, example
             text = str(error)
             results[name] = PropertyResult(name, "error", text if text.startswith(path) else f"{path}: {text}")
             child.stop()
+        watch.lap(name)
     child.deadline = total_deadline
     return results
 
@@ -269,6 +297,25 @@ def _configured(child: Child, class_name: str, interface: Interface) -> list[San
 
 def _any_ran(results: dict[str, PropertyResult]) -> bool:
     return any(r.status in ("pass", "fail") for r in results.values())
+
+
+def _add_unit_by_day(child: Child, class_name: str, interface: Interface, checks: list) -> None:
+    """A failing forward example gets `unit_by_day`: the learner's short memory after each day, by
+    its own lstm_unit chained from zero memories (the HTML report's plot; forward gives only the
+    last day's, and may take no shorter sequence)."""
+    example = next((c["counterexample"] for c in checks if c["counterexample"]), None)
+    if not example or example["property"] != "forward" or example.get("error"):
+        return
+    try:
+        unit = next(s for s in _configured(child, class_name, interface) if s.dtype == example["dtype"])
+        long = short = 0.0
+        by_day = []
+        for x in example["days"]:
+            long, short = unit.unit(example["parameters"], x, long, short)
+            by_day.append(_finite_or_text(short))
+    except CHECK_FAILURES:
+        return
+    example["unit_by_day"] = by_day
 
 
 def counterexample(failure) -> dict:
