@@ -45,6 +45,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", "-j", metavar="J", type=jobs, default=None,
                         help="with several files or a folder: check J files at a time "
                              "(default and most: the cores this machine gives)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="check the files on the Dask cluster whose scheduler is at ADDRESS "
+                             "(tcp://HOST:8786), each worker in its own sandbox (docs/cluster.md; "
+                             "pip install 'handlstm[cluster]')")
     parser.add_argument("--report-dir", metavar="DIR", default=None,
                         help="write each file's JSON report to DIR/<its path>.json")
     parser.add_argument("--csv", metavar="FILE", default=None, help="write a gradebook: one row per file")
@@ -52,6 +56,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="write JUnit XML: a testsuite per file, a testcase per check")
     parser.add_argument("--gradescope", metavar="FILE", default=None,
                         help="write Gradescope's results.json for one submission (one file)")
+    parser.add_argument("--points", metavar="CHECK=N,...", default=None,
+                        help="with --gradescope: points per check, e.g. forward=2,gradients=3,training=4,state=1 "
+                             "(default 1 each)")
+    parser.add_argument("--html", metavar="FILE", default=None,
+                        help="write a self-contained HTML page: verdicts, the mistakes across the class, "
+                             "a table of the files, each failed file's counterexample with a plot")
 
 
 def is_many(arguments: list[str]) -> bool:
@@ -60,7 +70,8 @@ def is_many(arguments: list[str]) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import grading
+    from . import exports, grading
+    from .cluster import cluster_isolation
     from .sandbox.client import Zygote, choose_isolation
 
     targets = grading.discover(args.target)
@@ -69,21 +80,29 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--json writes one file's report; for several files use --report-dir DIR")
     if args.gradescope and len(targets) != 1:
         raise UserError(f"--gradescope writes one submission's results: give one file, not {len(targets)}")
+    if args.points is not None and not args.gradescope:
+        raise UserError("--points sets the points of --gradescope's tests: give --gradescope FILE too")
+    exports.parse_points(args.points)  # a bad spec is found before any file is checked
     if args.examples < 1:
         raise UserError(f"--examples must be at least 1, not {args.examples}")
+    if args.scheduler is not None and args.jobs:
+        raise UserError("--jobs sets the local workers; with --scheduler the cluster's workers check the files "
+                        "(start more with `dask worker ADDRESS --nworkers N --nthreads 1`)")
     check_output_paths({"--json": args.json, "--csv": args.csv, "--junit-xml": args.junit_xml,
-                        "--gradescope": args.gradescope, "--report-dir": args.report_dir})
+                        "--gradescope": args.gradescope, "--report-dir": args.report_dir, "--html": args.html})
     writes_reports = any((args.csv, args.junit_xml, args.gradescope, args.report_dir))
     options = {"param_map": read_param_map(args.param_map), "timeout": args.timeout,
                "examples": args.examples, "by_hand_only": args.by_hand_only,
-               "isolation": choose_isolation(args.isolation, many or writes_reports)}
-    if not many:  # the sandbox imports torch and Lightning while this process imports the rest
+               "isolation": cluster_isolation(args.isolation) if args.scheduler is not None
+               else choose_isolation(args.isolation, many or writes_reports)}
+    if not many and args.scheduler is None:  # the sandbox imports torch and Lightning meanwhile
         Zygote.shared(options["isolation"])
     from .properties_run import keep_hypothesis_files_in_cache
 
     keep_hypothesis_files_in_cache()
-    if many:
-        outcomes = grading.grade(targets, args.jobs, options, on_done=grading.ProgressBar(len(targets)))
+    if many or args.scheduler is not None:
+        outcomes = grading.grade(targets, args.jobs, options, on_done=grading.ProgressBar(len(targets)),
+                                 scheduler=args.scheduler)
     else:
         from .run import check
 
@@ -112,7 +131,7 @@ def _print_one(report: dict) -> int:
 
 
 def _write_reports(args, targets, reports: list[dict]) -> None:
-    """--json, --report-dir, --csv, --junit-xml and --gradescope, each written whole (after every
+    """--json, --report-dir, --csv, --junit-xml, --gradescope and --html, each written whole (after every
     sandbox of the run has ended)."""
     from . import exports
     from .diagnose import hint
@@ -127,4 +146,8 @@ def _write_reports(args, targets, reports: list[dict]) -> None:
     if args.junit_xml:
         exports.write_junit_xml(args.junit_xml, reports, hint)
     if args.gradescope:
-        exports.write_gradescope(args.gradescope, reports, hint)
+        exports.write_gradescope(args.gradescope, reports, hint, exports.parse_points(args.points))
+    if args.html:
+        from .html import write_html
+
+        write_html(args.html, reports)

@@ -1,4 +1,5 @@
-"""Grading many files at once: `handlstm check PATH... [--jobs J]`, on local worker processes.
+"""Grading many files at once: `handlstm check PATH... [--jobs J]`, on local worker processes (or,
+with `--scheduler ADDRESS`, on a Dask cluster's workers: cluster.py).
 
 Each file is checked by `run.check` exactly as for one file, by one of J worker processes, each
 with its own sandbox (one fork server, torch imported once); the learner's code of each file
@@ -135,19 +136,22 @@ def _worker(connection: Connection, options: dict) -> None:
     A worker outlives its files so that its fork server (torch imported once) serves them all;
     the learner's code never runs here but in a child forked for each file."""
     os.setpgrp()  # its own group: a kill on timeout takes whatever it started too
+    while (target := connection.recv()) is not None:
+        connection.send(check_one(target, options))
+    connection.close()
+
+
+def check_one(target: Target, options: dict) -> dict:
+    """In a worker (local or Dask): the check of one target, {"report": the --json report}."""
     from .properties_run import keep_hypothesis_files_in_cache
     from .run import check
 
     keep_hypothesis_files_in_cache()
-    while (task := connection.recv()) is not None:
-        target = task
-        try:
-            outcome = check(target.path, target.class_name, student_folder=target.student, **options)
-        except UserError as error:  # e.g. a --param-map that names no lesson parameter: its one line
-            connection.send(error_outcome(target, str(error), 0.0, options["isolation"]))
-        else:
-            connection.send({"report": outcome.report})
-    connection.close()
+    try:
+        outcome = check(target.path, target.class_name, student_folder=target.student, **options)
+    except UserError as error:  # e.g. a --param-map that names no lesson parameter: its one line
+        return error_outcome(target, str(error), 0.0, options["isolation"])
+    return {"report": outcome.report}
 
 
 def error_outcome(target: Target, message: str, seconds: float, isolation: str) -> dict:
@@ -281,11 +285,17 @@ def descendants(root: int) -> list[int]:
 
 # --- the whole run ------------------------------------------------------------------------------
 
-def grade(targets: Sequence[Target], jobs: int, options: dict,
-          on_done: Callable[[Target, dict, int, int], None] | None = None) -> list[dict]:
-    """Check every target on `jobs` local workers (capped at the cores and the files)."""
+def grade(targets: Sequence[Target], jobs: int | None, options: dict,
+          on_done: Callable[[Target, dict, int, int], None] | None = None,
+          scheduler: str | None = None) -> list[dict]:
+    """Check every target on `jobs` local workers (capped at the cores and the files), or on the
+    workers of the Dask cluster whose scheduler is at `scheduler`."""
     from .options import worker_count
 
+    if scheduler is not None:
+        from .cluster import check_on_cluster
+
+        return check_on_cluster(scheduler, targets, options, on_done)
     return check_many(targets, worker_count(jobs, len(targets)), options, on_done)
 
 
