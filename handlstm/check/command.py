@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                         "(start more with `dask worker ADDRESS --nworkers N --nthreads 1`)")
     check_output_paths({"--json": args.json, "--csv": args.csv, "--junit-xml": args.junit_xml,
                         "--gradescope": args.gradescope, "--report-dir": args.report_dir, "--html": args.html})
-    writes_reports = any((args.csv, args.junit_xml, args.gradescope, args.report_dir))
+    writes_reports = any((args.csv, args.junit_xml, args.gradescope, args.report_dir, args.html))
     options = {"param_map": read_param_map(args.param_map), "timeout": args.timeout,
                "examples": args.examples, "by_hand_only": args.by_hand_only,
                "isolation": cluster_isolation(args.isolation) if args.scheduler is not None

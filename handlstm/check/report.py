@@ -35,6 +35,7 @@ Check = TypedDict("Check", {
     "status": str,                  # pass, fail, error, skip
     "message": str,                 # one line
     "counterexample": "dict | None",  # the shrunk example in the lesson's names, and its mismatches
+    # (a failing forward's also has unit_by_day: the learner's lstm_unit chained day by day)
     "dtypes": "dict[str, str]",     # the status in each dtype checked
 })
 Implementation = TypedDict("Implementation", {
