@@ -101,16 +101,16 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from .check.exports import parse_points
 
-    parse_points(args.points)  # a bad spec is found now, not by the first learner
-    if args.file_name is not None and (Path(args.file_name).name != args.file_name
+    points = parse_points(args.points, args.by_hand_only)  # a bad spec is found now, not by the first learner
+    if args.file_name is not None and (Path(args.file_name).name != args.file_name or args.file_name.startswith(".")
                                        or Path(args.file_name).suffix not in SUFFIXES):
-        raise UserError(f"--file-name {args.file_name!r}: give a file name ending in .py or .ipynb, no folder")
+        raise UserError(f"--file-name {args.file_name!r}: give a file name ending in .py or .ipynb, with no folder and not hidden (.name)")
     if args.examples < 1:
         raise UserError(f"--examples must be at least 1, not {args.examples}")
     if args.autograder == "gradescope":
         write_zip(args)
         print(f"wrote {args.out}: upload it on the assignment's Configure Autograder page "
-              f"(total points {sum(parse_points(args.points).values()):g})")
+              f"(total points {sum(points.values()):g})")
         return 0
     return grade(Path(args.root), args)
 
@@ -213,7 +213,7 @@ def grade(root: Path, args: argparse.Namespace) -> int:
     sandbox has ended, or an error result with score 0 and the one line that says why."""
     from .check import exports
     from .check.diagnose import hint
-    from .check.report import error_report, write_atomically
+    from .check.report import display_path, error_report, write_atomically
 
     started = time.monotonic()
     try:
@@ -224,10 +224,10 @@ def grade(root: Path, args: argparse.Namespace) -> int:
         traceback.print_exc(file=sys.stdout)  # stdout is the instructor's (stdout_visibility hidden)
         report = error_report("submission", f"handlstm failed while checking it ({type(error).__name__}): "
                               "your instructor sees the details", time.monotonic() - started, "sandbox")
-    results = exports.gradescope_results(report, hint, exports.parse_points(args.points))
+    results = exports.gradescope_results(report, hint, exports.parse_points(args.points, args.by_hand_only))
     (root / "results").mkdir(parents=True, exist_ok=True)
     write_atomically(str(root / "results" / "results.json"), json.dumps(results, indent=2) + "\n", "results.json")
-    print(results["output"])
+    print(display_path(results["output"]))
     return 0
 
 
@@ -246,12 +246,13 @@ def check_submission(folder: Path, args: argparse.Namespace) -> dict:
 def find_submission(folder: Path, file_name: str | None) -> Path:
     """The learner's file: the one named `file_name`, else the one .py or .ipynb file (of several,
     the one that defines a class with an lstm_unit). Links that lead outside `folder` are not its."""
+    from .check.report import display_path
     from .check.source import defines_lstm_class, python_files
 
     if not folder.is_dir():
         raise UserError(f"no submission folder at {folder}")
     candidates = python_files(folder, SUFFIXES)
-    shown = ", ".join(str(p.relative_to(folder)) for p in candidates) or "no .py or .ipynb file"
+    shown = ", ".join(display_path(str(p.relative_to(folder))) for p in candidates) or "no .py or .ipynb file"
     if file_name:
         named = [p for p in candidates if p.name == file_name]
         if len(named) != 1:

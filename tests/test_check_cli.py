@@ -30,6 +30,19 @@ def test_a_wrong_file_exits_1_with_a_counterexample_in_the_lessons_names(capsys)
     assert "parameters: wlr1=" in out and "expected" in out and "hint:" in out
 
 
+def test_a_learners_message_with_a_lone_surrogate_reaches_every_output(tmp_path, capsys):
+    """A message no UTF-8 writer accepts ("\\ud800") is escaped where it leaves the sandbox."""
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class/a.py").write_text((CORPUS / "correct/x_short_long.py").read_text().replace(
+        "def __init__(self, lr=0.001):", "def __init__(self, lr=0.001):\n        raise RuntimeError('bad \\ud800 byte')"))
+    (tmp_path / "class/b.py").write_text((CORPUS / "correct/x_short_long.py").read_text())
+    outputs = {"--csv": tmp_path / "g.csv", "--html": tmp_path / "r.html", "--junit-xml": tmp_path / "j.xml"}
+    code = main(["check", str(tmp_path / "class"), "--examples", "3", "--jobs", "1",
+                 *[str(a) for pair in outputs.items() for a in pair]])
+    assert code == 2
+    assert all("bad \\ud800 byte" in path.read_text() for path in outputs.values())
+
+
 @pytest.mark.parametrize("target, says", [
     ("broken/syntax_error.py", "syntax_error.py, line 6: syntax error: expected ':'"),
     ("broken/two_classes.py:Missing", "no class Missing (classes found: LSTMbyHand, LSTMbyHandV2)"),

@@ -114,8 +114,24 @@ def test_gradescope_tests_are_worth_the_points_given():
     assert gradescope_violations(results) == []
 
 
+def test_under_by_hand_only_every_submission_has_the_same_tests_by_hand_among_them():
+    points = exports.parse_points("forward=2,by-hand=3", by_hand_only=True)
+    assert list(points) == ["forward", "gradients", "training", "state", "by-hand"]
+    could_not_check = exports.gradescope_results(built_report("error", ["error"] * 4), points=points)
+    strict = built_report("fail", ["pass"] * 4)
+    strict["checks"].append({"id": "by-hand", "status": "fail", "message": "not by hand", "dtypes": {},
+                             "counterexample": None})
+    checked = exports.gradescope_results(strict, points=points)
+    for results in (could_not_check, checked):
+        assert [(t["name"], t["max_score"]) for t in results["tests"]] == list(points.items())
+        assert gradescope_violations(results) == []
+    assert could_not_check["score"] == 0 and checked["score"] == 2 + 1 + 1 + 1
+    with pytest.raises(UserError, match="by-hand goes with --by-hand-only"):
+        exports.parse_points("by-hand=1")
+
+
 @pytest.mark.parametrize("spec", ["forward", "forward=", "forwards=1", "forward=1,forward=2", "state=-1",
-                                  "state=nan", "state=inf", "gradients=two", ",", "forward=1,"])
+                                  "state=nan", "state=inf", "gradients=two", ",", "forward=1,", "state=1e308"])
 def test_a_bad_points_spec_is_one_line(spec):
     with pytest.raises(UserError, match="^--points: [^\n]+$"):
         exports.parse_points(spec)

@@ -125,6 +125,16 @@ def test_discovery_finds_files_and_students_folders_and_skips_hidden_folders(tmp
     assert targets[4].problem.endswith("sub: no file in this folder defines a class with an lstm_unit method")
 
 
+def test_a_students_loop_of_links_or_link_to_their_own_file_costs_no_row(tmp_path):
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob/lstm.py").write_text(LSTM_CLASS)
+    (tmp_path / "bob/a.py").symlink_to("b.py")
+    (tmp_path / "bob/b.py").symlink_to("a.py")  # a loop: resolving it raises
+    (tmp_path / "bob/copy.py").symlink_to("lstm.py")  # the same file again, not a second submission
+    targets = grading.discover([str(tmp_path)])
+    assert [(Path(t.path).name, t.shown.split("/")[-1], t.problem) for t in targets] == [("copy.py", "bob", None)]
+
+
 def test_a_class_laid_out_as_github_classroom_repositories_is_graded_one_row_per_student(tmp_path):
     """Each student's folder holds the LSTM file, a helper module it imports and a test file: one
     row per student, named after the folder, the helper importable inside the sandbox."""

@@ -181,6 +181,20 @@ def test_one_files_report_is_a_class_of_one():
     assert "No mistakes" in text and "<svg" not in text
 
 
+def test_a_class_nobody_could_check_is_not_called_free_of_mistakes():
+    text = page([built_report("error", ["error"] * 4), built_report("error", ["error"] * 4, path="b.py")])
+    assert "No file could be checked" in text and "No mistakes" not in text
+
+
+def test_a_failure_named_only_by_a_finding_shows_the_finding():
+    report = built_report("fail", ["pass"] * 4)
+    report["checks"].append({"id": "by-hand", "status": "fail", "message": "not by hand", "dtypes": {},
+                             "counterexample": None})
+    report["findings"] = [{"id": "not-by-hand", "detail": "its forward runs the fused kernel lstm_cell"}]
+    text = page([report])
+    assert "its forward runs the fused kernel lstm_cell" in text and "No mistakes" not in text
+
+
 @pytest.mark.parametrize("kind", ["unit", "forward", "gradients", "training"])
 def test_each_kind_of_counterexample_gets_a_plot_of_the_learners_numbers(kind):
     example = dict(COUNTEREXAMPLE, property=kind)

@@ -107,6 +107,12 @@ def test_a_fused_lstm_cell_is_named_not_by_hand_and_fails_only_when_asked():
     assert strict["verdict"] == "fail" and strict["checks"][-1]["id"] == "by-hand"
 
 
+def test_a_fused_lstm_cell_looked_up_by_built_names_through_an_alias_is_named_not_by_hand():
+    report = check(ATTACKS / "hides_a_fused_lstm_cell.py")
+    assert report["verdict"] == "pass" and [f["id"] for f in report["findings"]] == ["not-by-hand"]
+    assert "T._C" in report["findings"][0]["detail"]
+
+
 def test_the_lessons_own_file_is_not_flagged_as_not_by_hand():
     assert check(CORRECT)["findings"] == []
 

@@ -24,23 +24,29 @@ FUSED_NAMES = {"LSTM", "LSTMCell", "lstm_cell", "_VF", "quantized_lstm", "quanti
 FUSED_NODE = re.compile(r"rnn|lstm|gru", re.IGNORECASE)
 
 
-TORCH_INTERNALS = {"lstm", "_C", "ops"}  # torch.lstm, torch._C._VariableFunctions..., torch.ops.aten...
-DYNAMIC_LOOKUPS = {"getattr", "__import__", "import_module"}  # a kernel named by a string built at run time
+TORCH_INTERNALS = {"lstm", "ops"}  # torch.lstm, torch.ops.aten...: of torch itself (by any alias)
+INTERNAL_NAMES = {"_C", "_VF", "_VariableFunctions"}  # torch's internals, whatever they are reached from
+# a kernel named by a string built at run time, or looked up in a module's namespace
+DYNAMIC_LOOKUPS = {"getattr", "__import__", "import_module", "vars"}
 
 
 def in_source(source: Source) -> list[str]:
     """Where the source names a fused recurrent kernel, reaches into torch's internals, or looks a
     torch function up by a name it builds at run time: `path, line N: text`."""
     found = []
-    for node in ast.walk(ast.parse(source.text)):
+    tree = ast.parse(source.text)
+    torch_names = {"torch"} | {alias.asname for node in ast.walk(tree) if isinstance(node, ast.Import)
+                               for alias in node.names if alias.name == "torch" and alias.asname}
+    for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
-            hit = node.attr in FUSED_NAMES or node.attr == "_VariableFunctions" or (
-                node.attr in TORCH_INTERNALS and isinstance(node.value, ast.Name) and node.value.id == "torch")
+            hit = node.attr in FUSED_NAMES or node.attr in INTERNAL_NAMES or (
+                node.attr in TORCH_INTERNALS and isinstance(node.value, ast.Name) and node.value.id in torch_names)
         elif isinstance(node, ast.ImportFrom):
-            hit = any(alias.name in FUSED_NAMES for alias in node.names)
+            hit = any(alias.name in FUSED_NAMES | INTERNAL_NAMES for alias in node.names) or (
+                (node.module or "").split(".")[-1] in INTERNAL_NAMES)
         elif isinstance(node, ast.Call):
             function = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            hit = function in DYNAMIC_LOOKUPS and _built_name(node, function)
+            hit = function in DYNAMIC_LOOKUPS and _built_name(node, function, torch_names)
         else:
             continue
         if hit:
@@ -49,12 +55,14 @@ def in_source(source: Source) -> list[str]:
     return found
 
 
-def _built_name(call: ast.Call, function: str) -> bool:
-    """getattr(<something of torch>, <not a literal>), or __import__ / import_module of a name
-    that is not a literal: how a fused kernel is reached without naming it."""
+def _built_name(call: ast.Call, function: str, torch_names: set[str]) -> bool:
+    """getattr(<something of torch>, <not a literal>), vars(<something of torch>), or __import__ /
+    import_module of a name that is not a literal: how a fused kernel is reached without naming it."""
+    of_torch = bool(call.args) and bool(torch_names & {n.id for n in ast.walk(call.args[0]) if isinstance(n, ast.Name)})
     if function == "getattr":
-        return (len(call.args) >= 2 and "torch" in ast.unparse(call.args[0])
-                and not isinstance(call.args[1], ast.Constant))
+        return len(call.args) >= 2 and of_torch and not isinstance(call.args[1], ast.Constant)
+    if function == "vars":
+        return of_torch
     return bool(call.args) and not isinstance(call.args[0], ast.Constant)
 
 

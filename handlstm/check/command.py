@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--gradescope writes one submission's results: give one file, not {len(targets)}")
     if args.points is not None and not args.gradescope:
         raise UserError("--points sets the points of --gradescope's tests: give --gradescope FILE too")
-    exports.parse_points(args.points)  # a bad spec is found before any file is checked
+    exports.parse_points(args.points, args.by_hand_only)  # a bad spec is found before any file is checked
     if args.examples < 1:
         raise UserError(f"--examples must be at least 1, not {args.examples}")
     if args.scheduler is not None and args.jobs:
@@ -146,7 +146,7 @@ def _write_reports(args, targets, reports: list[dict]) -> None:
     if args.junit_xml:
         exports.write_junit_xml(args.junit_xml, reports, hint)
     if args.gradescope:
-        exports.write_gradescope(args.gradescope, reports, hint, exports.parse_points(args.points))
+        exports.write_gradescope(args.gradescope, reports, hint, exports.parse_points(args.points, args.by_hand_only))
     if args.html:
         from .html import write_html
 

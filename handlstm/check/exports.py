@@ -102,24 +102,30 @@ def _classname(path: str) -> str:
     return "handlstm." + ("".join(ch if ch.isalnum() or ch == "_" else "_" for ch in stem) or "file")
 
 
-def parse_points(spec: str | None) -> dict[str, float]:
+MAX_POINTS = 1e6  # per check: far above any real assignment, far below a total JSON cannot hold
+
+
+def parse_points(spec: str | None, by_hand_only: bool = False) -> dict[str, float]:
     """--points forward=2,gradients=3,...: the points of each gradebook check (POINTS_PER_CHECK
-    for a check not named)."""
-    points = dict.fromkeys(GRADEBOOK_CHECKS, POINTS_PER_CHECK)
+    for a check not named), and of by-hand under --by-hand-only: every submission's results list
+    these tests, in this order."""
+    checks = GRADEBOOK_CHECKS + (("by-hand",) if by_hand_only else ())
+    points = dict.fromkeys(checks, POINTS_PER_CHECK)
     named: set[str] = set()
     for item in [] if spec is None else spec.split(","):
         check, equals, text = (part.strip() for part in item.partition("="))
-        if not equals or check not in GRADEBOOK_CHECKS:
+        if not equals or check not in checks:
             raise UserError(f"--points: {item.strip()!r} is not CHECK=POINTS with CHECK one of "
-                            f"{', '.join(GRADEBOOK_CHECKS)}")
+                            f"{', '.join(checks)}" + ("" if by_hand_only or check != "by-hand"
+                                                      else " (by-hand goes with --by-hand-only)"))
         if check in named:
             raise UserError(f"--points: {check} is given twice")
         try:
             value = float(text)
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and value >= 0):
-            raise UserError(f"--points: {check}={text!r} is not a number of points (0 or more)")
+        if not (math.isfinite(value) and 0 <= value <= MAX_POINTS):
+            raise UserError(f"--points: {check}={text!r} is not a number of points (0 to {MAX_POINTS:g})")
         points[check] = value
         named.add(check)
     return points
@@ -128,9 +134,17 @@ def parse_points(spec: str | None) -> dict[str, float]:
 def gradescope_results(report: dict, hint: Callable[[str], str] | None = None,
                        points: Mapping[str, float] | None = None) -> dict:
     """Gradescope's results.json for one submission: a test per check (worth its `points`,
-    POINTS_PER_CHECK if not given), a total score."""
+    POINTS_PER_CHECK if not given), a total score. With `points`, exactly its tests, in its order,
+    whatever the report holds (a check the report lacks is an error worth 0): every submission of
+    an assignment has the same tests and the same total."""
+    checks = report["checks"]
+    if points:
+        by_id = {c["id"]: c for c in checks}
+        missing = error_line(report) or "not checked"
+        checks = [by_id.get(name) or {"id": name, "status": "error", "message": missing, "counterexample": None,
+                                      "dtypes": {}} for name in points]
     tests = []
-    for number, check in enumerate(report["checks"], start=1):
+    for number, check in enumerate(checks, start=1):
         passed = check["status"] == "pass"
         worth = (points or {}).get(check["id"], POINTS_PER_CHECK)
         output = (check.get("message") or "") if passed else check_text(

@@ -82,7 +82,7 @@ def verdict_counts(reports: Sequence[dict]) -> str:
     counts = Counter(r["verdict"] for r in reports)
     isolation = ", ".join(sorted({str(r.get("isolation")) for r in reports}))
     return ("<p class='counts'>" + "".join(f"<span class='{v}'>{counts[v]} {v}</span>" for v in VERDICT_ORDER)
-            + f"{len(reports)} files; isolation: {e(isolation)}</p>")
+            + f"{len(reports)} file{'s' if len(reports) != 1 else ''}; isolation: {e(isolation)}</p>")
 
 
 def mistake_counts(reports: Sequence[dict]) -> tuple[Counter, Counter, Counter]:
@@ -101,6 +101,11 @@ def mistake_counts(reports: Sequence[dict]) -> tuple[Counter, Counter, Counter]:
 def mistake_charts(reports: Sequence[dict]) -> str:
     mistakes, gates, parameters = mistake_counts(reports)
     if not mistakes:
+        failed = sum(r["verdict"] == "fail" for r in reports)
+        if failed:
+            return f"<p>{failed} failed, with no mistake from the catalog named (see the failed files).</p>"
+        if all(r["verdict"] == "error" for r in reports):
+            return "<p>No file could be checked: the table says why for each.</p>"
         return "<p>No mistakes: every file that could be checked conforms.</p>"
     return ("<div class='charts'>" + bar_chart(mistakes, "files per mistake") + bar_chart(gates, "files per gate")
             + bar_chart(parameters, "files per parameter") + "</div>")
@@ -159,6 +164,8 @@ def failed_section(index: int, report: dict) -> str:
     for diagnosis in report.get("diagnoses") or []:
         parts.append(f"<li><b>{e(diagnosis['id'])}</b> — {e(diagnosis['detail'])}<br>"
                      f"<code>{e(where(diagnosis.get('location')))}</code></li>")
+    for finding in report.get("findings") or []:
+        parts.append(f"<li><b>{e(finding['id'])}</b> — {e(finding['detail'])}</li>")
     parts.append("</ul>")
     example = next((c["counterexample"] for c in report["checks"]
                     if c["status"] == "fail" and c.get("counterexample")), None)

@@ -25,9 +25,18 @@ def python_files(folder: Path, suffixes: tuple[str, ...] = (".py",)) -> list[Pat
     """The files of `folder` and its subfolders with these suffixes, sorted, hidden and cache folders
     left out, and so is anything that leads outside the folder (a link to a classmate's file)."""
     inside = folder.resolve()
-    return sorted(p for p in folder.rglob("*") if p.suffix in suffixes and not p.is_dir()
-                  and not any(part in SKIPPED_DIRS or part.startswith(".") for part in p.relative_to(folder).parts)
-                  and (p.resolve() == inside or inside in p.resolve().parents))
+    found: dict[Path, Path] = {}  # by where it leads: a link to a file beside it is not a second file
+    for path in sorted(folder.rglob("*")):
+        if path.suffix not in suffixes or any(part in SKIPPED_DIRS or part.startswith(".")
+                                              for part in path.relative_to(folder).parts):
+            continue
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # a broken link, or a loop of links (RuntimeError before 3.13)
+            continue
+        if not target.is_dir() and inside in target.parents:
+            found.setdefault(target, path)
+    return sorted(found.values())
 
 
 def imported_modules(path: str) -> set[str]:

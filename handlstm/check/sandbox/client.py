@@ -46,6 +46,8 @@ def one_line(text, limit: int = LINE_LIMIT) -> str:
     """Text from the sandbox made safe to print and store: one line, no escape sequences or control
     characters (a learner's message must not redraw the terminal or forge a verdict), bounded."""
     line = " ".join(CONTROL.sub(" ", str(text)).split())
+    # a lone surrogate (raise RuntimeError("\ud800")) would make every UTF-8 writer fail: escaped
+    line = line.encode("utf-8", "backslashreplace").decode("utf-8")
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
