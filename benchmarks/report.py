@@ -68,9 +68,20 @@ def table(results: dict) -> str:
         if "pytest_one_process_seconds" in results:
             add(f"   python -m pytest, one process: {results['pytest_one_process_seconds']:.1f} s "
                 f"(exit {results['pytest_one_process_exit_code']}: {results['pytest_one_process_summary']})")
+        if "pytest_over_import_floor" in results:
+            add(f"   pytest -n 2 over the import floor: {results['pytest_over_import_floor']:.1f}")
+        if results.get("pytest_slowest"):
+            add("   where the suite's time goes (pytest --durations=15):")
+            lines.extend(f"     {line}" for line in results["pytest_slowest"])
         add(f"   handlstm check {results['check_file']}: {results['check_seconds']:.1f} s; "
             f"import floor (python -c 'import torch, lightning') {results['import_floor_seconds']:.1f} s; "
             f"ratio {results['check_over_import_floor']:.2f}")
+        add("   one check, by phase (median seconds; the sandbox imports torch and Lightning during "
+            "'before the check' and 'start', while this process draws the examples):")
+        add("   | phase | seconds |")
+        add("   |---|---:|")
+        for phase, seconds in results["check_phases_seconds"].items():
+            add(f"   | {phase} | {seconds:.3f} |")
         rates = ", ".join(f"{k} {v:.3g}" for k, v in results["examples_per_second"].items())
         add(f"   examples per second, hand module in process: {rates}")
     if "scaling" in results:
@@ -82,6 +93,10 @@ def table(results: dict) -> str:
             add(f"   | {r['files']} | {r['jobs']} | {r['seconds']:.1f} | {r['files_per_minute']:.1f} |")
         add(f"   a class of 1000 at --jobs {results['class_of_1000_jobs']}: "
             f"{results['class_of_1000_minutes']:.0f} minutes")
+        for jobs, seconds in results["per_file_per_worker_seconds"].items():
+            add(f"   --jobs {jobs}: a file's own cost per worker {seconds:.2f} s = "
+                f"{results['per_file_per_worker_over_import_floor'][jobs]:.2f} x the import floor "
+                f"({results['scaling_import_floor_seconds']:.1f} s)")
     if "sandbox_cost" in results:
         add("")
         add("5. sandbox cost (median seconds)")

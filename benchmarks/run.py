@@ -51,12 +51,15 @@ SETTLE_S = 0.01  # torch's OpenMP threads spin for a moment after each call: let
 
 
 def alternate(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Wall seconds of each run, `repeats` times, taking turns (after one untimed warm-up each)."""
+    """Wall seconds of each run, `repeats` times, taking turns (after one untimed warm-up each);
+    the order turns each time too: a run right after torch's is slowed by its spinning threads."""
     for run in runs.values():
         run()
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
+    names = list(runs)
+    for repeat in range(repeats):
+        for name in names[repeat % len(names):] + names[:repeat % len(names)]:
+            run = runs[name]
             time.sleep(SETTLE_S)
             start = time.perf_counter()
             run()
@@ -206,20 +209,46 @@ def verification(quick: bool) -> dict:
         if quick and extra == []:
             continue
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra],
-                              cwd=ROOT, env=_env(CI="true"), capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=15",
+                               *extra], cwd=ROOT, env=_env(CI="true"), capture_output=True, text=True)
         result.update({f"{key}_seconds": time.perf_counter() - start, f"{key}_exit_code": done.returncode,
-                       f"{key}_summary": (done.stdout.strip().splitlines() or [""])[-1]})
+                       f"{key}_summary": (done.stdout.strip().splitlines() or [""])[-1],
+                       f"{key}_slowest": _slowest(done.stdout)})
+    floors = []
     path = correct_file()
-    floors, checks = [], []
+    checks, phases = [], []
     for _ in range(1 if quick else 3):  # alternated: the floor and the check see the same machine
-        floors.append(wall([sys.executable, "-c", "import torch, lightning"]))
-        checks.append(wall(HANDLSTM + ["check", str(path)]))
+        floors.append(import_floor())
+        with tempfile.TemporaryDirectory() as folder:
+            report_path = Path(folder) / "report.json"
+            checks.append(wall(HANDLSTM + ["check", str(path), "--json", str(report_path)]))
+            report = json.loads(report_path.read_text())
+        # before the check: the interpreter and handlstm's own imports (the sandbox starts meanwhile)
+        phases.append({"before the check": checks[-1] - report["seconds"], **report["phases"],
+                       "after (reporting, exit)": 0.0})
+        phases[-1]["after (reporting, exit)"] = checks[-1] - sum(phases[-1].values())
+    floor = median(floors)
     result.update({"check_file": str(path.relative_to(ROOT)), "check_seconds": median(checks),
-                   "import_floor_seconds": median(floors),
-                   "check_over_import_floor": median(checks) / median(floors)})
+                   "import_floor_seconds": floor, "check_over_import_floor": median(checks) / floor,
+                   "check_phases_seconds": {name: median([p[name] for p in phases]) for name in phases[0]}})
+    if "pytest_seconds" in result:
+        result["pytest_over_import_floor"] = result["pytest_seconds"] / floor
     result["examples_per_second"] = property_rates(quick)
     return result
+
+
+def import_floor() -> float:
+    """The floor of any cold check: a bare interpreter importing torch and Lightning."""
+    return wall([sys.executable, "-c", "import torch, lightning"])
+
+
+def _slowest(pytest_output: str) -> list[str]:
+    """The --durations lines: where the suite's time goes."""
+    lines = pytest_output.splitlines()
+    start = next((i for i, line in enumerate(lines) if "slowest" in line and "durations" in line), None)
+    if start is None:
+        return []
+    return [line.strip() for line in lines[start + 1:start + 16] if line.strip() and "s " in line]
 
 
 def property_rates(quick: bool) -> dict[str, float]:
@@ -255,8 +284,8 @@ def scaling(quick: bool) -> dict:
     if "--jobs" not in help_text:
         raise Unavailable("`handlstm check` has no --jobs option (multi-file grading) in this checkout")
     path = correct_file()
-    counts, jobs_list = ((2,), (1, 2)) if quick else ((1, 2, 4), (1, 2))
-    rows = []
+    counts, jobs_list = ((2, 4), (1, 2)) if quick else ((2, 10), (1, 2))
+    rows, floors = [], []
     with tempfile.TemporaryDirectory() as folder:
         for count in counts:
             files = []
@@ -268,14 +297,24 @@ def scaling(quick: bool) -> dict:
             for jobs in jobs_list:
                 command = HANDLSTM + ["check", *files, "--jobs", str(jobs), "--report-dir",
                                       str(Path(folder) / f"reports_{count}_{jobs}")]
+                floors.append(import_floor())
                 seconds = _wall_any_exit(command)
                 rows.append({"files": count, "jobs": jobs, "seconds": seconds,
                              "files_per_minute": 60 * count / seconds})
+    floor = median(floors)
     biggest = [r for r in rows if r["files"] == max(counts)]
     fastest = max(biggest, key=lambda r: r["files_per_minute"])
+    # a file's own cost once the workers have started: the extra seconds of the bigger folder per
+    # extra file, times the workers sharing them
+    smallest = {r["jobs"]: r for r in rows if r["files"] == min(counts)}
+    per_file = {jobs: (r["seconds"] - smallest[jobs]["seconds"]) * jobs / (r["files"] - min(counts))
+                for jobs, r in ((r["jobs"], r) for r in biggest)}
     return {"scaling": rows, "class_of_1000_jobs": fastest["jobs"],
             "class_of_1000_files_per_minute": fastest["files_per_minute"],
-            "class_of_1000_minutes": 1000 / fastest["files_per_minute"]}
+            "class_of_1000_minutes": 1000 / fastest["files_per_minute"],
+            "scaling_import_floor_seconds": floor,
+            "per_file_per_worker_seconds": per_file,
+            "per_file_per_worker_over_import_floor": {j: s / floor for j, s in per_file.items()}}
 
 
 def _wall_any_exit(command: list[str]) -> float:

@@ -1,6 +1,6 @@
 """The lesson's LSTM in NumPy float64, the fast path: forward with a per-day gate trace, and
 hand-derived BPTT. equations.py writes the same function plainly, line for line from the lesson
-(tests hold the two together); parallel.py runs large batches in pieces on threads.
+(tests hold the two together); parallel.py runs a large batch in pieces on threads.
 
 Every array broadcasts: parameters, days and initial memories may each carry batch
 dimensions, so one call evaluates many parameter sets on many sequences.
@@ -131,12 +131,11 @@ _SIGMOID_GATES = slice(0, 3)
 _PLACE = {GATE_PARAMS[gate][kind]: (kind, g) for kind in range(3) for g, gate in enumerate(_ORDER)}
 
 
-def _by_gate(p: dict[str, np.ndarray], kind: int, batch_ndim: int) -> np.ndarray:
-    """Each gate's weight on h (kind 0), on x (1) or bias (2), stacked in _ORDER on a new first axis
-    that broadcasts against (4,) + batch."""
-    values = np.broadcast_arrays(*(p[GATE_PARAMS[gate][kind]] for gate in _ORDER))
-    shape = (1,) * (batch_ndim - values[0].ndim) + values[0].shape
-    return np.stack([v.reshape(shape) for v in values])
+def _by_gate(p: dict[str, np.ndarray], batch_ndim: int) -> np.ndarray:
+    """The 12 parameters in one (3, 4) block, places as in _PLACE: row 0 each gate's weight on h,
+    row 1 on x, row 2 its bias, the gates in _ORDER; it broadcasts against (3, 4) + batch."""
+    stacked = np.array(np.broadcast_arrays(*(p[name] for name in _PLACE)))  # _PLACE lists them row by row
+    return stacked.reshape((3, 4) + (1,) * (batch_ndim + 1 - stacked.ndim) + stacked.shape[1:])
 
 
 def run(params: Params, x, long_memory=0.0, short_memory=0.0) -> Trace:
@@ -154,7 +153,7 @@ def _run(p: dict[str, np.ndarray], days: np.ndarray, long_memory, short_memory, 
     x = np.ascontiguousarray(_days_first(days))
     # a sigmoid gate's value is 1 / (1 + exp(-sum)): its weights enter negated, which is exact
     sign = np.array([-1.0, -1.0, -1.0, 1.0]).reshape((4,) + (1,) * n)
-    weights_short, weights_x, biases = (sign * _by_gate(p, kind, n) for kind in range(3))
+    weights_short, weights_x, biases = sign * _by_gate(p, n)
     x_by_gate = x.reshape((steps,) + (1,) * (n - x.ndim + 1) + x.shape[1:])
     # long, short: before each day, and after the last
     memories = allocate("memories", (2, steps + 1) + batch)
@@ -222,7 +221,7 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack, per_d
     batch = np.broadcast_shapes(trace.final_short.shape, np.shape(d_final_short), np.shape(d_final_long))
     gates = _gates_by_day(trace)  # its batch axes padded to batch's, so that the gate axes line up
     gates = gates.reshape(gates.shape[:2] + (1,) * (len(batch) + 2 - gates.ndim) + gates.shape[2:])
-    weights_short = _by_gate(trace.params, 0, len(batch))
+    weights_short, weights_x, _ = _by_gate(trace.params, len(batch))
     slack_long, slack_gates = _slack_by_day(derivative_slack, batch, steps)
     # sensitivities of the memories before each day, and (row `steps`) of the final ones
     d_memories = allocate("d_memories", (2, steps + 1 if per_day else 2) + batch)
@@ -270,7 +269,7 @@ def _backward(trace: Trace, d_final_short, d_final_long, derivative_slack, per_d
         return Gradients(params=d_params, days=None, long_memory=None, short_memory=None,
                          long=None, short=None, gates=None, gate_sums=None)
     # x_t feeds every weighted sum of its day
-    d_days = np.sum(d_sums * _by_gate(trace.params, 1, len(batch)), axis=1)
+    d_days = np.sum(d_sums * weights_x, axis=1)
     by_gate = {gate: g for g, gate in enumerate(_ORDER)}
     return Gradients(params=d_params, days=_days_last(d_days), long_memory=d_long[0], short_memory=d_short[0],
                      long=_days_last(d_memories[0, 1:]), short=_days_last(d_memories[1, 1:]),
@@ -299,8 +298,8 @@ def loss_and_grads(params: Params, x, label, long_memory=0.0, short_memory=0.0
                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The lesson's loss and its gradient for each of the 12 names, per batch element.
 
-    A large batch runs in pieces of rows, on several threads; each element is computed exactly as
-    it would be alone.
+    A large batch runs in pieces of rows, each through all days before the next, on several threads;
+    each element is computed exactly as it would be alone.
     """
     p, days = _as_params(params), _as_days(x)
     label, long_memory, short_memory = (np.asarray(v, dtype=np.float64)

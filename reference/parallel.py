@@ -14,11 +14,14 @@ from typing import Callable
 
 import numpy as np
 
-# A large batch runs in pieces of at most PIECE elements, spread over THREADS threads (NumPy lets
-# go of the GIL inside each operation). A thread takes a share only if it gets SHARE elements or
-# more: every NumPy call hands the GIL over between the threads, which costs more than a smaller
-# share of arithmetic saves.
-PIECE, SHARE = 65536, 32768
+# A large batch runs in pieces of at most PIECE elements, each through all days, forward and
+# backward, before the next (in the same working arrays), spread over THREADS
+# threads (NumPy lets go of the GIL inside each operation). A thread takes a share only if it gets
+# SHARE elements or more: every NumPy call hands the GIL over between the threads, which costs
+# more than a smaller share of arithmetic saves.
+PIECE, SHARE = 65536, 32768  # PIECE: benchmarks/reference_blocks.py, 2 cores, load 1.2-5, 2026-12-03
+# (the larger the faster on two threads up to 65536, the most it measured: each piece costs ~0.25 ms
+# of calls, holding the GIL, which outweighs what a cache-sized piece saves; on one thread 16384 won)
 # (at most 4: measured on 2 cores, and more threads hand the GIL over more often)
 THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 

@@ -87,6 +87,34 @@ def test_a_large_batch_in_pieces_on_threads_gives_what_one_piece_gives(monkeypat
     assert all(np.array_equal(grads[name], whole_grads[name]) for name in reference.PARAM_NAMES)
 
 
+def test_a_batch_in_blocks_gives_exactly_what_one_block_gives(monkeypatch):
+    """loss_and_grads takes a large batch block by block (at most PIECE sequences, each block
+    through all days before the next, on one thread or shared among two): every sequence, and
+    what it carries of its own (a parameter, a label, initial memories), must come out exactly
+    as in one block."""
+    rng = np.random.default_rng(2)
+    n = 1001  # no block size below divides it: the last block is a short one
+    params = {name: float(rng.normal()) for name in reference.PARAM_NAMES}
+    params["wo1"] = rng.normal(size=n)
+    days, labels = rng.normal(size=(n, 4)), rng.uniform(size=n)
+    long, short = rng.normal(size=n), rng.normal(size=n)
+    monkeypatch.setattr(parallel, "THREADS", 1)
+    monkeypatch.setattr(parallel, "PIECE", 10 * n)
+    assert parallel.pieces((n,)) == ([...], 1)
+    whole_loss, whole = reference.loss_and_grads(params, days, labels, long, short)
+    monkeypatch.setattr(parallel, "SHARE", 100)
+    in_blocks = {}  # all kept until compared: a row left unwritten must not find a freed result's value
+    for piece, threads in ((64, 1), (64, 2), (300, 2)):
+        monkeypatch.setattr(parallel, "PIECE", piece)
+        monkeypatch.setattr(parallel, "THREADS", threads)
+        blocks, used = parallel.pieces((n,))
+        assert used == threads and len(blocks) >= n / piece and all(b.stop - b.start <= piece for b in blocks)
+        in_blocks[piece, threads] = reference.loss_and_grads(params, days, labels, long, short)
+    for (piece, threads), (loss, grads) in in_blocks.items():
+        assert np.array_equal(loss, whole_loss), (piece, threads)
+        assert all(np.array_equal(grads[k], whole[k]) for k in reference.PARAM_NAMES), (piece, threads)
+
+
 def test_labels_and_seeds_may_carry_batch_axes_the_forward_pass_has_not():
     rng = np.random.default_rng(0)  # gates that differ: the lesson's own start has three alike
     params = {name: float(rng.normal()) for name in reference.PARAM_NAMES}
