@@ -140,13 +140,13 @@ _EXPECTED: dict[tuple, Expected] = {}
 _EXPECTED_LIMIT = 20_000  # examples times dtypes times properties: a few MB
 
 
-def expected(of: Callable[[Example, str], Expected], example: Example, dtype: str) -> Expected:
+def expected(of: Callable[..., Expected], example: Example, dtype: str, *more) -> Expected:
     """What the reference expects of this example in this dtype (remembered: see above)."""
-    key = (of.__name__, tuple(example.params.items()), example.days, example.label, example.memories, dtype)
+    key = (of.__name__, tuple(example.params.items()), example.days, example.label, example.memories, dtype, *more)
     if key not in _EXPECTED:
         if len(_EXPECTED) >= _EXPECTED_LIMIT:
             _EXPECTED.clear()
-        _EXPECTED[key] = of(example, dtype)
+        _EXPECTED[key] = of(example, dtype, *more)
     return _EXPECTED[key]
 
 
@@ -218,19 +218,22 @@ TRAINING_STEPS = 6  # three epochs of the lesson's two samples: Adam's moments m
 def training_agrees(implementation, example: Example) -> list[Comparison]:
     """Lightning training from the example's parameters on the lesson's data follows the
     reference's Adam loop: all 12 parameters after every optimizer step."""
-    from .data import LABELS, SEQUENCES
-
     lr, got = implementation.train(example.params, TRAINING_STEPS)
     if lr is None:
         return [Comparison("optimizer is torch.optim.Adam (1 = yes)", 1.0, 0.0, 0.0)]
-    expected = reference.train(example.params, SEQUENCES, LABELS, lr, TRAINING_STEPS)
-    tolerance = tolerances.trajectory_tolerance(example.params, expected, lr, implementation.dtype,
-                                                SEQUENCES, LABELS)
     missing = {name: math.nan for name in PARAM_NAMES}
-    return [Comparison(f"{name} after step {step}", float(expected[step - 1][name]),
-                       float((got[step - 1] if step <= len(got) else missing)[name]),
-                       tolerance[step - 1][name])
-            for step in range(1, TRAINING_STEPS + 1) for name in PARAM_NAMES]
+    return compared(expected(_training_expected, example, implementation.dtype, lr),
+                    [float((got[step - 1] if step <= len(got) else missing)[name])
+                     for step in range(1, TRAINING_STEPS + 1) for name in PARAM_NAMES])
+
+
+def _training_expected(example: Example, dtype: str, lr: float) -> Expected:
+    from .data import LABELS, SEQUENCES
+
+    trajectory = reference.train(example.params, SEQUENCES, LABELS, lr, TRAINING_STEPS)
+    tolerance = tolerances.trajectory_tolerance(example.params, trajectory, lr, dtype, SEQUENCES, LABELS)
+    return tuple((f"{name} after step {step}", float(trajectory[step - 1][name]), float(tolerance[step - 1][name]))
+                 for step in range(1, TRAINING_STEPS + 1) for name in PARAM_NAMES)
 
 
 PROPERTIES["training"] = training_agrees

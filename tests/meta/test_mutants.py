@@ -4,6 +4,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from handlstm import properties, reference, strategies
+from handlstm.check.options import EXAMPLES
+from handlstm.check.properties_run import count_for
 from handlstm.gradient_mutants import gradient_mistakes, training_mistakes
 from handlstm.implementations import ModuleImplementation
 from handlstm.mutants import MutantImplementation, Mutation, classic_mistakes, day_patterns, hand_off_slips
@@ -90,8 +92,12 @@ def test_first_day_mistakes_are_caught_only_from_non_zero_memories():
     assert not uncaught_by(("unit_gradients",), first_day, strategies.examples(), 30)
 
 
+# as many drawn parameter sets as `handlstm check` trains from (besides the lesson's own)
+CHECKED_TRAININGS = count_for("training", EXAMPLES)
+
+
 def test_the_training_property_catches_every_training_mistake():
-    uncaught = uncaught_by(("training",), training_mistakes(), strategies.examples(), 3)
+    uncaught = uncaught_by(("training",), training_mistakes(), strategies.examples(), CHECKED_TRAININGS)
     assert not uncaught, f"Lightning training from drawn parameters does not show: {uncaught}"
 
 
@@ -126,5 +132,5 @@ def test_every_forward_mistake_is_caught_with_a_margin(looser_tolerances):
 
 def test_every_gradient_and_training_mistake_is_caught_with_a_margin(looser_tolerances):
     uncaught = uncaught_by(("gradients", "unit_gradients"), gradient_mistakes(), strategies.examples(), 60)
-    uncaught += uncaught_by(("training",), training_mistakes(), strategies.examples(), 3)
+    uncaught += uncaught_by(("training",), training_mistakes(), strategies.examples(), CHECKED_TRAININGS)
     assert not uncaught, f"within {MARGIN} times the tolerance: {uncaught}"
