@@ -16,10 +16,8 @@ import hashlib
 import importlib.metadata
 import io
 import json
-import os
 import shlex
 import sys
-import tempfile
 import time
 import traceback
 import zipfile
@@ -119,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
 def write_zip(args: argparse.Namespace) -> None:
     from .check.options import check_output_paths
+    from .check.report import write_atomically
 
     check_output_paths({"--out": args.out})
     wheel_name, wheel = package_wheel()
@@ -130,7 +129,7 @@ def write_zip(args: argparse.Namespace) -> None:
     files = {"setup.sh": SETUP_SH.format(torch=torch, index=CPU_TORCH_INDEX, wheel=wheel_name).encode(),
              "run_autograder": RUN_AUTOGRADER.format(arguments=shlex.join(chosen)).encode(),
              wheel_name: wheel}
-    _write_bytes(args.out, _zip(files, executable=("setup.sh", "run_autograder")), "--out")
+    write_atomically(args.out, _zip(files, executable=("setup.sh", "run_autograder")), "--out")
 
 
 def package_wheel() -> tuple[str, bytes]:
@@ -189,21 +188,6 @@ def _zip(files: dict[str, bytes], executable: tuple[str, ...] = ()) -> bytes:
             entry.external_attr = (0o755 if path in executable else 0o644) << 16
             archive.writestr(entry, data, zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
-
-
-def _write_bytes(path: str, data: bytes, option: str) -> None:
-    """As report.write_atomically, for bytes: a temporary file beside it, then a rename."""
-    try:
-        descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-        try:
-            with open(descriptor, "wb") as out:
-                out.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError as error:
-        raise UserError(f"{option} {path}: cannot write it ({error.strerror})") from None
 
 
 # --- one submission ---------------------------------------------------------------------------

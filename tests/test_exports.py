@@ -7,6 +7,8 @@ counts that match the testcases. Gradescope: the autograder specification's resu
 """
 
 import json
+import os
+import stat
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -96,6 +98,17 @@ def test_gradescope_scores_each_passed_check_and_explains_each_failure():
     assert "got 0.31" in forward
     assert exports.gradescope_results(PASSING)["score"] == 4.0
     assert exports.gradescope_results(BROKEN)["score"] == 0.0
+
+
+def test_a_written_file_has_the_permissions_the_users_umask_gives(tmp_path):
+    """Written whole through a temporary file, yet readable as any file the user writes (a class
+    page to share), not mkstemp's owner-only 0600."""
+    old = os.umask(0o022)
+    try:
+        exports.write_gradescope(str(tmp_path / "results.json"), [FAILING])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "results.json").stat().st_mode) == 0o644
 
 
 def test_gradescope_takes_exactly_one_submission(tmp_path):

@@ -236,15 +236,18 @@ def write_json(report: Report, path: str) -> None:
     write_atomically(path, json.dumps(report, indent=2) + "\n", "--json")
 
 
-def write_atomically(path: str, text: str, option: str) -> None:
+def write_atomically(path: str, data: str | bytes, option: str) -> None:
     """Write the whole file or nothing: a temporary file beside it, then a rename over it (so no
     reader, and no process that outlived a check, ever sees or keeps a half-written report)."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
         descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".handlstm-", suffix=".tmp")
         try:
-            with open(descriptor, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(descriptor, 0o666 & ~umask)  # as open() would make it, not mkstemp's 0600
+            with open(descriptor, "wb") as out:
+                out.write(data.encode("utf-8") if isinstance(data, str) else data)
             os.replace(temporary, path)
         except BaseException:
             os.unlink(temporary)
