@@ -9,12 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import check_of
 
 from handlstm import strategies
 from handlstm.check import properties_run
 from handlstm.check.properties_run import _hypothesis_run, drawn
 from handlstm.check.run import check_file
-from handlstm.check.sandbox.client import Zygote, choose_isolation
+from handlstm.check.sandbox.client import SandboxError, Zygote, choose_isolation
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -55,3 +56,22 @@ def test_batched_verdicts_are_the_one_by_one_verdicts(one_by_one_and_batched, na
     assert [(c["id"], c["status"], c["dtypes"]) for c in batched["checks"]] == \
            [(c["id"], c["status"], c["dtypes"]) for c in one_by_one["checks"]]
     assert [d["id"] for d in batched["diagnoses"]] == [d["id"] for d in one_by_one["diagnoses"]]
+
+
+@pytest.mark.parametrize("shrinking", ["does not fail again", "runs out of time"])
+def test_a_failure_the_shrinking_run_does_not_repeat_is_still_a_fail(one_by_one_and_batched, monkeypatch, shrinking):
+    """The failure found in the batch stands, unshrunk, whatever the run that shrinks it does."""
+    shrink = properties_run._run_property
+
+    def shrinking_run(name, implementations, strategy, explicit, examples, deadline, known=None):
+        if known is None:  # a property not run in batches
+            return shrink(name, implementations, strategy, explicit, examples, deadline)
+        if shrinking == "runs out of time":
+            raise SandboxError("timed out: the check did not finish within its time limit")
+        return properties_run.PropertyResult(name, "pass")
+
+    monkeypatch.setattr(properties_run, "_run_property", shrinking_run)
+    report = check_file(str(CORPUS / "buggy/weights-swapped.py"), examples=10, timeout=60)
+    forward = check_of(report, "forward")
+    assert report["verdict"] == "fail" and forward["status"] == "fail"
+    assert forward["counterexample"]["mismatches"] and forward["dtypes"]["float64"] == "fail"

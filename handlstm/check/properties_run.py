@@ -118,11 +118,10 @@ def run_property(name: str, implementations: list[SandboxImplementation], strate
     """Hypothesis draws examples for one property, each evaluated in every implementation's dtype (drawn,
     targeted and shrunk once for all of them); a failure comes back shrunk, with its dtype.
 
-    A property of one request per example (BATCHED) with `drawn_as`, the key of its strategy, is run
-    in three steps, with the verdict Hypothesis alone would give on the same draws: the examples
-    Hypothesis draws (once per process: derandomized, they are the same for every file), all
-    evaluated in one request, and only where one fails, Hypothesis again for shrinking, with the
-    answers already known."""
+    With `drawn_as`, the key of its strategy, a property (BATCHED) runs in three steps, with the
+    verdict Hypothesis alone would give on the same draws: the examples Hypothesis draws (once per
+    process, with a fixed seed: the same for every file), all asked of the sandbox in batches, and
+    only where one fails, Hypothesis again to shrink it, with the answers already known."""
     if name not in BATCHED or drawn_as is None:
         return _run_property(name, implementations, strategy, explicit, examples, deadline)
     cases = drawn(drawn_as, strategy, explicit, examples)
@@ -130,8 +129,11 @@ def run_property(name: str, implementations: list[SandboxImplementation], strate
     failed_in = {dtype for outcomes in known.values() for dtype, outcome in outcomes.items() if _fails(outcome)}
     if not failed_in:
         return PropertyResult(name, "pass", dtypes={s.dtype: "pass" for s in implementations})
-    result = _run_property(name, implementations, strategy, explicit, examples, deadline, known)
-    if result.status != "fail":  # the failure drawn first always fails again from `known`: never a pass
+    try:
+        result = _run_property(name, implementations, strategy, explicit, examples, deadline, known)
+    except SandboxError:  # out of time, or the child died, while shrinking: the failure stands
+        result = PropertyResult(name, "error")
+    if result.status != "fail":  # the failure drawn first fails again from `known`: never a pass
         first = next(case for case in cases if any(_fails(o) for o in known[_key(case)].values()))
         dtype, outcome = next((d, o) for d, o in known[_key(first)].items() if _fails(o))
         failure = _failure(name, first, outcome)
