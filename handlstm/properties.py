@@ -143,11 +143,12 @@ _EXPECTED_LIMIT = 20_000  # examples times dtypes times properties: a few MB
 def expected(of: Callable[..., Expected], example: Example, dtype: str, *more) -> Expected:
     """What the reference expects of this example in this dtype (remembered: see above)."""
     key = (of.__name__, tuple(example.params.items()), example.days, example.label, example.memories, dtype, *more)
-    if key not in _EXPECTED:
+    found = _EXPECTED.get(key)
+    if found is None:
         if len(_EXPECTED) >= _EXPECTED_LIMIT:
             _EXPECTED.clear()
-        _EXPECTED[key] = of(example, dtype, *more)
-    return _EXPECTED[key]
+        found = _EXPECTED[key] = of(example, dtype, *more)
+    return found
 
 
 def state_is_not_carried_over(implementation, example: Example) -> list[Comparison]:
