@@ -67,9 +67,7 @@ def describe_failure(name: str, example: Example, failed: list[Comparison]) -> s
 
 # --- the properties --------------------------------------------------------------------------
 
-# Each property asks the implementation first and the reference after: what the reference expects
-# of an example (values and derived tolerances) is computed once per process and dtype, since the
-# same drawn examples are asked of every file a grader checks.
+# Each property asks the implementation first and the reference after (see expected).
 Expected = tuple[tuple[str, float, float], ...]  # (quantity, expected value, tolerance) each
 
 
@@ -77,7 +75,7 @@ def unit_agrees(implementation, example: Example) -> list[Comparison]:
     """One lstm_unit step from non-zero memories gives the reference's new long and short memory."""
     long, short = example.memories
     got = implementation.unit(example.params, example.days[0], long, short)
-    return compared(expected(_unit_expected, example, implementation.dtype), got)
+    return compared(expected(_unit_expected, example, implementation), got)
 
 
 def _unit_expected(example: Example, dtype: str) -> Expected:
@@ -91,7 +89,7 @@ def _unit_expected(example: Example, dtype: str) -> Expected:
 def forward_agrees(implementation, example: Example) -> list[Comparison]:
     """forward over the days, from zero memories, gives the reference's final short memory."""
     got = implementation.forward(example.params, example.days)
-    return compared(expected(_forward_expected, example, implementation.dtype), [got])
+    return compared(expected(_forward_expected, example, implementation), [got])
 
 
 def _forward_expected(example: Example, dtype: str) -> Expected:
@@ -102,7 +100,7 @@ def _forward_expected(example: Example, dtype: str) -> Expected:
 def gradients_agree(implementation, example: Example) -> list[Comparison]:
     """The gradient of (output - label)^2 for each of the 12 parameters is the reference's."""
     got_loss, got = implementation.loss_and_grads(example.params, example.days, example.label)
-    return compared(expected(_gradients_expected, example, implementation.dtype),
+    return compared(expected(_gradients_expected, example, implementation),
                     [got_loss] + [got[name] for name in PARAM_NAMES])
 
 
@@ -122,7 +120,7 @@ def unit_gradients_agree(implementation, example: Example) -> list[Comparison]:
     (from zero memories, as forward starts, the first day's w..1 terms vanish)."""
     long, short = example.memories
     got_loss, got = implementation.unit_loss_and_grads(example.params, example.days[0], long, short, example.label)
-    return compared(expected(_unit_gradients_expected, example, implementation.dtype),
+    return compared(expected(_unit_gradients_expected, example, implementation),
                     [got_loss] + [got[name] for name in PARAM_NAMES])
 
 
@@ -136,18 +134,23 @@ def compared(expectations: Expected, got: list[float]) -> list[Comparison]:
             for (quantity, value, tolerance), found in zip(expectations, got, strict=True)]
 
 
-_EXPECTED: dict[tuple, Expected] = {}
-_EXPECTED_LIMIT = 20_000  # examples times dtypes times properties: a few MB
+REMEMBERED_LIMIT = 20_000  # examples times dtypes times properties: a few MB
 
 
-def expected(of: Callable[..., Expected], example: Example, dtype: str, *more) -> Expected:
-    """What the reference expects of this example in this dtype (remembered: see above)."""
+def expected(of: Callable[..., Expected], example: Example, implementation, *more) -> Expected:
+    """What the reference expects of this example in the implementation's dtype. An implementation
+    with a `remembered` dict (the check's: handlstm check asks the same drawn examples of every file
+    it grades) keeps it there; any other gets it computed afresh, so that a test that loosens a
+    tolerance never sees, nor leaves behind, a bound computed with another."""
+    dtype, remembered = implementation.dtype, getattr(implementation, "remembered", None)
+    if remembered is None:
+        return of(example, dtype, *more)
     key = (of.__name__, tuple(example.params.items()), example.days, example.label, example.memories, dtype, *more)
-    found = _EXPECTED.get(key)
+    found = remembered.get(key)
     if found is None:
-        if len(_EXPECTED) >= _EXPECTED_LIMIT:
-            _EXPECTED.clear()
-        found = _EXPECTED[key] = of(example, dtype, *more)
+        if len(remembered) >= REMEMBERED_LIMIT:
+            remembered.clear()
+        found = remembered[key] = of(example, dtype, *more)
     return found
 
 
@@ -223,7 +226,7 @@ def training_agrees(implementation, example: Example) -> list[Comparison]:
     if lr is None:
         return [Comparison("optimizer is torch.optim.Adam (1 = yes)", 1.0, 0.0, 0.0)]
     missing = {name: math.nan for name in PARAM_NAMES}
-    return compared(expected(_training_expected, example, implementation.dtype, lr),
+    return compared(expected(_training_expected, example, implementation, lr),
                     [float((got[step - 1] if step <= len(got) else missing)[name])
                      for step in range(1, TRAINING_STEPS + 1) for name in PARAM_NAMES])
 

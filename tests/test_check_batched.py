@@ -75,3 +75,19 @@ def test_a_failure_the_shrinking_run_does_not_repeat_is_still_a_fail(one_by_one_
     forward = check_of(report, "forward")
     assert report["verdict"] == "fail" and forward["status"] == "fail"
     assert forward["counterexample"]["mismatches"] and forward["dtypes"]["float64"] == "fail"
+
+
+def test_only_the_checks_implementations_remember_what_the_reference_expects(monkeypatch):
+    """In process (the tests' own implementations) every bound is computed afresh: a test that
+    loosens a tolerance sees its own bound, and leaves none behind."""
+    from handlstm import properties, tolerances
+    from handlstm.implementations import hand_module
+
+    example = strategies.lesson_examples()[0]
+    in_process = hand_module("float64")
+    remembering = properties_run._Expecting("float64", remembered={})
+    tight = properties.expected(properties._forward_expected, example, remembering)
+    monkeypatch.setattr(tolerances, "forward_tolerance", lambda *args, **kwargs: 123.0)
+    assert properties.forward_agrees(in_process, example)[0].tolerance == 123.0
+    assert properties.expected(properties._forward_expected, example, remembering) == tight
+    assert tight[0][2] != 123.0  # (quantity, value, tolerance): remembered from before the change

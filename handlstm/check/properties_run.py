@@ -35,6 +35,8 @@ class SandboxImplementation:
     """The learner's class as an implementation the properties run on: every call is a request to
     the sandboxed runner, in the dtype it was configured with."""
 
+    remembered: dict = {}  # what the reference expects of each example, for every file (properties.expected)
+
     def __init__(self, child: Child, name: str, dtype: str):
         self.child, self.name, self.dtype = child, name, dtype
         self.notes: list[str] = []  # why a gradient was NaN, as the child said
@@ -336,6 +338,14 @@ def strategy_for(name: str, lengths: list[int]):
     return st.sampled_from(lengths).flatmap(lambda n: strategies.examples(n, n))
 
 
+@dataclass(frozen=True)
+class _Expecting:
+    """What properties.expected needs of a SandboxImplementation, before there is one."""
+
+    dtype: str
+    remembered: dict = field(default_factory=lambda: SandboxImplementation.remembered)
+
+
 def drawn_as(name: str, lengths: list[int]) -> tuple:
     """What the examples drawn for this property depend on (see strategy_for and explicit_for)."""
     if name in ("unit", "unit_gradients"):
@@ -355,7 +365,7 @@ def draw_ahead(examples: int, dtypes=("float64", "float32")) -> None:
                           count_for(name, examples))
             for case in cases if name in properties.EXPECTATIONS else ():
                 for dtype in dtypes:
-                    properties.expected(properties.EXPECTATIONS[name], case, dtype)
+                    properties.expected(properties.EXPECTATIONS[name], case, _Expecting(dtype))
 
 
 def explicit_for(name: str, lengths: list[int]) -> list:
