@@ -225,6 +225,8 @@ def training_agrees(implementation, example: Example) -> list[Comparison]:
     lr, got = implementation.train(example.params, TRAINING_STEPS)
     if lr is None:
         return [Comparison("optimizer is torch.optim.Adam (1 = yes)", 1.0, 0.0, 0.0)]
+    if not lr > 0:  # nothing would move, in the reference either: no training to compare
+        return [Comparison("Adam's learning rate is above 0 (1 = yes)", 1.0, 0.0, 0.0)]
     missing = {name: math.nan for name in PARAM_NAMES}
     return compared(expected(_training_expected, example, implementation, lr),
                     [float((got[step - 1] if step <= len(got) else missing)[name])

@@ -31,6 +31,20 @@ def test_examples_drawn_ahead_are_the_ones_hypothesis_tries_again():
     assert len(ahead) == 30 + len(explicit) and again == ahead
 
 
+def test_the_examples_drawn_do_not_depend_on_what_the_process_has_imported(tmp_path, monkeypatch):
+    """Hypothesis mixes numbers from the source of the "local" modules loaded so far into what it
+    draws (an editable handlstm is local; a failing file imports the diagnosis): one file's check
+    must not change the examples the next one is asked."""
+    strategy, explicit = strategies.examples(1, 16), strategies.lesson_examples()
+    before = drawn(("test", "imports"), strategy, explicit, 100)
+    (tmp_path / "numbers_of_a_local_module.py").write_text(
+        "".join(f"N{k} = {k / 7 + 0.0123:.17g}\n" for k in range(200)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("numbers_of_a_local_module")
+    monkeypatch.setattr(properties_run, "_drawn", {})
+    assert drawn(("test", "imports"), strategy, explicit, 100) == before
+
+
 @pytest.fixture(scope="module")
 def one_by_one_and_batched():
     Zygote.shared(choose_isolation(None, many=False)).wait_ready(time.monotonic() + 120)

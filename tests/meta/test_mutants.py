@@ -101,6 +101,19 @@ def test_the_training_property_catches_every_training_mistake():
     assert not uncaught, f"Lightning training from drawn parameters does not show: {uncaught}"
 
 
+def test_adam_that_cannot_move_is_not_training_that_agrees():
+    """Adam with a learning rate of 0 moves nothing, and neither would the reference at that rate."""
+
+    class StandsStill:
+        dtype = "float64"
+
+        def train(self, params, steps):
+            return 0.0, [dict(params)] * steps
+
+    example = strategies.lesson_examples()[0]
+    assert not all(c.ok for c in properties.training_agrees(StandsStill(), example))
+
+
 # --- with a margin: every catalog is still caught with every tolerance ten times looser ----------
 
 MARGIN = 10  # how much looser than derived each tolerance may be while every mistake still shows
