@@ -9,8 +9,8 @@ from handlstm.reference import PARAM_NAMES
 
 from handlstm import properties
 from handlstm.check.diagnose.catalog import finding
+from handlstm.check.entries import counterexample
 from handlstm.check.report import CHECK_IDS
-from handlstm.check.run import counterexample
 from handlstm.properties import Comparison, PropertyFailure
 from handlstm.strategies import Example
 

@@ -12,8 +12,8 @@ import pytest
 from helpers import check_of
 
 from handlstm import strategies
-from handlstm.check import properties_run
-from handlstm.check.properties_run import _hypothesis_run, drawn
+from handlstm.check import examples, properties_run
+from handlstm.check.examples import drawn, hypothesis_run
 from handlstm.check.run import check_file
 from handlstm.check.sandbox.client import SandboxError, Zygote, choose_isolation
 
@@ -26,7 +26,7 @@ def test_examples_drawn_ahead_are_the_ones_hypothesis_tries_again():
     strategy, explicit = strategies.examples(1, 16), strategies.lesson_examples()
     ahead = drawn(("test", "1..16"), strategy, explicit, 30)
     again: list = []
-    _hypothesis_run(lambda example: again.append(example), strategy, explicit, 30,
+    hypothesis_run(lambda example: again.append(example), strategy, explicit, 30,
                     properties_run.PHASES[:2])()
     assert len(ahead) == 30 + len(explicit) and again == ahead
 
@@ -41,7 +41,7 @@ def test_the_examples_drawn_do_not_depend_on_what_the_process_has_imported(tmp_p
         "".join(f"N{k} = {k / 7 + 0.0123:.17g}\n" for k in range(200)))
     monkeypatch.syspath_prepend(str(tmp_path))
     __import__("numbers_of_a_local_module")
-    monkeypatch.setattr(properties_run, "_drawn", {})
+    monkeypatch.setattr(examples, "_drawn", {})
     assert drawn(("test", "imports"), strategy, explicit, 100) == before
 
 
@@ -99,7 +99,7 @@ def test_only_the_checks_implementations_remember_what_the_reference_expects(mon
 
     example = strategies.lesson_examples()[0]
     in_process = hand_module("float64")
-    remembering = properties_run._Expecting("float64", remembered={})
+    remembering = examples._Expecting("float64", remembered={})
     tight = properties.expected(properties._forward_expected, example, remembering)
     monkeypatch.setattr(tolerances, "forward_tolerance", lambda *args, **kwargs: 123.0)
     assert properties.forward_agrees(in_process, example)[0].tolerance == 123.0

@@ -29,38 +29,21 @@ from ..errors import UserError
 from . import report
 from .automap import AmbiguousMap, infer_from_source, infer_param_map
 from .by_hand import not_by_hand
+from .entries import CHECK_PROPERTIES, by_hand_entry, check_entry, counterexample, finite_or_text
+from .examples import count_for, draw_ahead, drawn_as, explicit_for, strategy_for
 from .interface import Interface, probe
 from .options import EXAMPLES
-from .properties_run import (
-    PropertyResult,
-    Raised,
-    SandboxImplementation,
-    count_for,
-    draw_ahead,
-    drawn_as,
-    explicit_for,
-    run_property,
-    strategy_for,
-)
+from .properties_run import PropertyResult, SandboxImplementation, run_property
 from .report import CHECK_IDS, Report
 from .sandbox.client import Child, SandboxError, Zygote, choose_isolation, one_line
 from .sandbox.protocol import CouldNotCheck, LearnerError
 from .source import declares_lightning, parse, read_helpers, read_source
 from .stability import numerically_unstable
 
-CHECK_PROPERTIES = {"forward": ("unit", "forward"), "gradients": ("gradients", "unit_gradients"),
-                    "training": ("training",), "state": ("state",)}
 SHARE = {"unit": 1, "forward": 1, "gradients": 1, "unit_gradients": 1, "training": 3,
          "state": 1}  # training runs Trainers
 PROBE_SHARE = 0.25  # of the time limit, for probing
 LOAD_SHARE = 0.25  # of the time limit, for loading the definitions and creating the class
-MESSAGES = {
-    "forward": "lstm_unit and forward agree with the reference",
-    "gradients": "the gradients of the lesson's loss agree with the reference",
-    "training": "Lightning training moves the parameters as the reference's Adam does",
-    "state": "forward gives the same answer whatever was called before",
-}
-STATUS_ORDER = ("fail", "error", "skip", "pass")  # the worse first
 CHECK_FAILURES = (CouldNotCheck, SandboxError, LearnerError)  # each ends a check as "error"
 
 
@@ -187,9 +170,9 @@ def check(path: str, class_name: str | None = None, param_map: dict | str | None
         return failed(f"the checking process sent answers the checker cannot use "
                       f"({type(error).__name__}: {one_line(error, 120)})", found_class, interface)
     try:
-        checks = [_check_entry(check_id, results, interface.dtypes) for check_id in CHECK_IDS]
+        checks = [check_entry(check_id, results, interface.dtypes) for check_id in CHECK_IDS]
         if by_hand_only:
-            checks.append(_by_hand_entry(findings))
+            checks.append(by_hand_entry(findings))
         verdict = report.verdict_of(checks)
         numbers_failed = any(c["status"] == "fail" for c in checks if c["id"] in CHECK_IDS)
         diagnoses = _diagnose(child, found_class, interface, results, total_deadline) if numbers_failed else []
@@ -312,62 +295,10 @@ def _add_unit_by_day(child: Child, class_name: str, interface: Interface, checks
         by_day = []
         for x in example["days"]:
             long, short = unit.unit(example["parameters"], x, long, short)
-            by_day.append(_finite_or_text(short))
+            by_day.append(finite_or_text(short))
     except CHECK_FAILURES:
         return
     example["unit_by_day"] = by_day
-
-
-def counterexample(failure) -> dict:
-    """The failing example in the lesson's names, and each mismatch (JSON-safe)."""
-    example = failure.example
-    out = {"property": failure.name,
-           "parameters": {n: example.params[n] for n in PARAM_NAMES},
-           "days": list(example.days), "label": example.label}
-    if failure.name == "unit":
-        out["days"] = list(example.days[:1])
-        out["memories"] = {"long": example.memories[0], "short": example.memories[1]}
-    if isinstance(failure, Raised):
-        out["error"] = failure.error
-        out["mismatches"] = []
-    else:
-        out["mismatches"] = [{"quantity": c.quantity, "expected": _finite_or_text(c.expected),
-                              "got": _finite_or_text(c.got), "tolerance": _finite_or_text(c.tolerance)}
-                             for c in failure.failed]
-    return out
-
-
-def _finite_or_text(value: float):
-    return value if math.isfinite(value) else str(value)
-
-
-def _check_entry(check_id: str, results: dict[str, PropertyResult], dtypes: list[str]) -> dict:
-    """One check's entry: its properties' worst status, said for the dtype it happened in."""
-    parts = [results[name] for name in CHECK_PROPERTIES[check_id] if name in results]
-    statuses = {dtype: min((r.dtypes.get(dtype, r.status) for r in parts), key=STATUS_ORDER.index)
-                for dtype in dtypes}
-    for status in STATUS_ORDER[:-1]:
-        bad = [r for r in parts if r.status == status]
-        if bad:
-            first = bad[0]
-            entry = {"id": check_id, "status": status, "message": first.message, "counterexample": None,
-                     "dtypes": statuses}
-            if first.failure is not None:
-                dtype = first.failure.dtype
-                entry["message"] = first.message if len(dtypes) == 1 else f"in {dtype}: {first.message}"
-                entry["counterexample"] = dict(counterexample(first.failure), dtype=dtype)
-            return entry
-    return {"id": check_id, "status": "pass", "message": f"{MESSAGES[check_id]} ({', '.join(dtypes)})",
-            "counterexample": None, "dtypes": statuses}
-
-
-def _by_hand_entry(findings: list[dict]) -> dict:
-    found = [f for f in findings if f["id"] == "not-by-hand"]
-    if found:
-        return {"id": "by-hand", "status": "fail", "message": found[0]["detail"], "counterexample": None,
-                "dtypes": {}}
-    return {"id": "by-hand", "status": "pass", "message": "the LSTM is written by hand (no fused LSTM kernel)",
-            "counterexample": None, "dtypes": {}}
 
 
 def _diagnose(child: Child, class_name: str, interface: Interface, results: dict, deadline: float) -> list[dict]:

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from handlstm import properties, reference, strategies
+from handlstm.check.examples import count_for
 from handlstm.check.options import EXAMPLES
-from handlstm.check.properties_run import count_for
 from handlstm.gradient_mutants import gradient_mistakes, training_mistakes
 from handlstm.implementations import ModuleImplementation
 from handlstm.mutants import MutantImplementation, Mutation, classic_mistakes, day_patterns, hand_off_slips
