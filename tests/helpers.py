@@ -3,7 +3,10 @@ check up by id, and reports built the way the checker builds them."""
 
 from __future__ import annotations
 
+import sysconfig
+import venv
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from handlstm.reference import PARAM_NAMES
 
@@ -155,3 +158,14 @@ def gradescope_violations(results: dict) -> list[str]:
     if "score" in results and tests and results["score"] != sum(t["score"] for t in tests):
         problems.append("the total score is not the sum of the tests' scores")
     return problems
+
+
+def fresh_venv(path: Path) -> Path:
+    """A new virtual environment that sees this one's packages (torch, Lightning, NumPy, Hypothesis,
+    pip) through a .pth line, but not its handlstm (an editable install's own .pth is not read
+    there): what is installed into it is what a test imports."""
+    venv.create(path, with_pip=False)
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(path), "platbase": str(path)}))
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return path / "bin" / "python"

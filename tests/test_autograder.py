@@ -8,15 +8,13 @@ import hashlib
 import json
 import os
 import subprocess
-import sysconfig
 import time
-import venv
 import zipfile
 from pathlib import Path
 
 import pytest
 import tomllib
-from helpers import gradescope_violations
+from helpers import fresh_venv, gradescope_violations
 
 from handlstm.check import exports
 from handlstm.cli import main
@@ -160,16 +158,6 @@ def test_a_crash_of_handlstm_still_leaves_an_error_result(tmp_path, monkeypatch,
 
 
 # --- end to end: the zip as Gradescope runs it -------------------------------------------------
-
-def fresh_venv(path: Path) -> Path:
-    """A new virtual environment that sees this one's packages (torch, Lightning, pip) through a
-    .pth line, so setup.sh finds torch there and pip installs the wheel without an index."""
-    venv.create(path, with_pip=False)
-    site = Path(sysconfig.get_path("purelib", vars={"base": str(path), "platbase": str(path)}))
-    site.mkdir(parents=True, exist_ok=True)
-    (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    return path / "bin" / "python"
-
 
 @pytest.fixture(scope="module")
 def autograder(tmp_path_factory) -> dict:

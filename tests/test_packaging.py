@@ -5,12 +5,11 @@ handlstm.py in the working folder (nothing of handlstm can be shadowed by a user
 import shutil
 import subprocess
 import sys
-import sysconfig
-import venv
 from pathlib import Path
 
 import pytest
 import tomllib
+from helpers import fresh_venv
 
 ROOT = Path(__file__).parent.parent
 CORRECT = ROOT / "tests/corpus/correct/lesson_unrolled.py"
@@ -53,16 +52,6 @@ def built(tmp_path_factory) -> dict[str, Path]:
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return {"wheel": next(out.glob("*.whl")), "sdist": next(out.glob("*.tar.gz"))}
-
-
-def fresh_venv(path: Path) -> Path:
-    """A new virtual environment that sees this one's dependencies (torch, Lightning, NumPy,
-    Hypothesis) through a .pth line, but not its handlstm."""
-    venv.create(path, with_pip=False)
-    site = Path(sysconfig.get_path("purelib", vars={"base": str(path), "platbase": str(path)}))
-    site.mkdir(parents=True, exist_ok=True)
-    (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    return path / "bin" / "python"
 
 
 @pytest.mark.slow
