@@ -19,10 +19,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from handlstm.reference import parallel
-from run import DAYS, alternate, median  # benchmarks/run.py, beside this script
+from run import DAYS, alternate, median, reference_and_autograd  # benchmarks/run.py, beside this script
 
 from handlstm import reference
-from handlstm.model import LSTMByHand
 
 
 def numbers(text: str) -> list[int]:
@@ -67,18 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 def sides(batch: int, blocks: list[int], threads: list[int]) -> dict[str, Callable[[], object]]:
     """torch autograd as benchmarks/run.py times it, the reference as it stands (`default`), and
     the reference with each block size and thread count."""
-    rng = np.random.default_rng(0)
-    params = {name: float(rng.normal()) for name in reference.PARAM_NAMES}
-    module = LSTMByHand().double()
-    with torch.no_grad():
-        for name, value in params.items():
-            getattr(module, name).fill_(value)
-    days, labels = rng.normal(size=(batch, DAYS)), rng.uniform(size=batch)
-    days_t, labels_t = torch.tensor(days), torch.tensor(labels)
-
-    def torch_side():
-        module.zero_grad(set_to_none=True)
-        ((module(days_t) - labels_t) ** 2).sum().backward()
+    params, days, labels, torch_side = reference_and_autograd(batch, np.random.default_rng(0))
 
     def numpy_side(piece: int, threads: int) -> Callable[[], object]:
         def timed():

@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from report import machine, table  # noqa: E402 (benchmarks/report.py, beside this script)
+
 HANDLSTM = [sys.executable, "-m", "handlstm"]
 CORRECT_FILES = (ROOT / "tests/corpus/correct/lesson_unrolled.py", ROOT / "benchmarks/lesson_lstm.py")
 from handlstm.data import LESSON_DAYS as DAYS  # noqa: E402 (the lesson's sequences)
@@ -145,31 +146,42 @@ def training(quick: bool) -> dict:
 
 # --- 2. reference throughput ----------------------------------------------------------------
 
-def reference_throughput(quick: bool) -> dict:
-    import numpy as np
+def reference_and_autograd(batch: int, rng) -> tuple[dict, object, object, Callable[[], object]]:
+    """One batch of random length-4 sequences and labels, the parameters, and torch autograd's side:
+    the loss of the hand module (float64, those parameters) summed and differentiated."""
     import torch
 
     from handlstm import reference
     from handlstm.model import LSTMByHand
 
-    rng = np.random.default_rng(0)
     params = {name: float(rng.normal()) for name in reference.PARAM_NAMES}
     module = LSTMByHand().double()
     with torch.no_grad():
         for name, value in params.items():
             getattr(module, name).fill_(value)
+    days, labels = rng.normal(size=(batch, DAYS)), rng.uniform(size=batch)
+    days_t, labels_t = torch.tensor(days), torch.tensor(labels)
+
+    def torch_side():
+        module.zero_grad(set_to_none=True)
+        ((module(days_t) - labels_t) ** 2).sum().backward()
+
+    return params, days, labels, torch_side
+
+
+def reference_throughput(quick: bool) -> dict:
+    import numpy as np
+    import torch
+
+    from handlstm import reference
+
     rows, result = [], {"torch_threads": torch.get_num_threads()}
     for exponent in range(6 if quick else 7):
         batch = 10**exponent
-        days, labels = rng.normal(size=(batch, DAYS)), rng.uniform(size=batch)
-        days_t, labels_t = torch.tensor(days), torch.tensor(labels)
+        params, days, labels, torch_side = reference_and_autograd(batch, np.random.default_rng(0))
 
         def numpy_side():
             return reference.loss_and_grads(params, days, labels)
-
-        def torch_side():
-            module.zero_grad(set_to_none=True)
-            ((module(days_t) - labels_t) ** 2).sum().backward()
 
         repeats = (5 if batch >= 10**6 else (15 if batch >= 10**4 else 50)) // (3 if quick else 1) or 1
         times = alternate({"numpy": numpy_side, "torch": torch_side}, repeats)
