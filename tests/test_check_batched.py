@@ -105,3 +105,37 @@ def test_only_the_checks_implementations_remember_what_the_reference_expects(mon
     assert properties.forward_agrees(in_process, example)[0].tolerance == 123.0
     assert properties.expected(properties._forward_expected, example, remembering) == tight
     assert tight[0][2] != 123.0  # (quantity, value, tolerance): remembered from before the change
+
+
+def test_a_borrowed_counterexample_is_cut_or_padded_with_zero_days_to_a_length_the_property_draws():
+    example = strategies.Example(params=dict.fromkeys(strategies.PARAM_NAMES, 0.5), days=(1.5, -0.25),
+                                 label=1.0, memories=(0.3, -0.2))
+    assert examples.fitted("forward", example, [4]).days == (1.5, -0.25, 0.0, 0.0)
+    assert examples.fitted("forward", example, [1, 2, 3]).days == (1.5, -0.25)
+    assert examples.fitted("forward", example, [1]).days == (1.5,)
+    assert examples.fitted("forward", example, [1, 3]).days == (1.5, -0.25, 0.0)  # a tie: the longer
+    unit = examples.fitted("unit_gradients", example, [4])
+    assert unit.days == (1.5,) and (unit.params, unit.label, unit.memories) == \
+           (example.params, example.label, example.memories)
+
+
+def test_later_checks_try_the_counterexample_an_earlier_check_shrank_to_first(monkeypatch):
+    """A mistake lstm_unit shows usually shows in forward on the same small example: the later
+    properties' shrinking runs are offered it (fitted to their days) before drawing anew."""
+    offered: dict[str, list] = {}
+    failed: dict[str, strategies.Example] = {}
+    shrink = properties_run._run_property
+
+    def recording(name, implementations, strategy, explicit, examples, deadline, known=None):
+        offered[name] = list(explicit)
+        result = shrink(name, implementations, strategy, explicit, examples, deadline, known)
+        failed[name] = result.failure.example
+        return result
+
+    monkeypatch.setattr(properties_run, "_run_property", recording)
+    report = check_file(str(CORPUS / "buggy/weights-swapped.py"), examples=10, timeout=60)
+    assert report["verdict"] == "fail" and failed["unit"] not in strategies.lesson_examples()
+    lengths = report["implementation"]["sequence_lengths"]
+    assert examples.fitted("forward", failed["unit"], lengths) in offered["forward"]
+    assert failed["forward"] == examples.fitted("forward", failed["unit"], lengths)  # not shrunk again
+    assert examples.fitted("unit_gradients", failed["unit"], lengths) in offered["unit_gradients"]

@@ -1,6 +1,10 @@
-"""`check(LSTMbyHand)` in a notebook cell, executed by nbclient in a fresh kernel as a learner runs
+"""`check(LSTMbyHand)` in a notebook cell, executed by nbclient in a Jupyter kernel as a learner runs
 it: the verdict, the diagnosis located in the kernel's cell, HTML in the output, and a class that
-loops forever ends the check, not the kernel."""
+loops forever ends the check, not the kernel.
+
+The notebooks run one after another in one kernel, as a learner runs several in a session (each
+defines its own class): the kernel, and the checker's fork server inside it, start once. The
+module is one xdist group, so the kernel is started by one worker only."""
 
 from pathlib import Path
 
@@ -9,52 +13,71 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).parent / "corpus" / "notebooks"
+pytestmark = pytest.mark.xdist_group("one jupyter kernel")
 
 
-def executed(name: str) -> list[dict]:
+@pytest.fixture(scope="module")
+def kernel():
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel()
+    yield manager
+    manager.shutdown_kernel(now=True)
+
+
+def executed(kernel, name: str) -> list[nbformat.NotebookNode]:
+    """The notebook's cells, run in the shared kernel, with their outputs and execution counts."""
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
-    return [cell.get("outputs", []) for cell in notebook.cells]
+    client = NotebookClient(notebook, timeout=300, km=kernel)
+    try:
+        client.execute()
+    finally:
+        if client.kc is not None:
+            client.kc.stop_channels()
+    return notebook.cells
 
 
-def text(outputs: list) -> str:
-    return "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+def text(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
 
 
-def html(outputs: list) -> str:
-    return "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+def html(cell) -> str:
+    return "".join(o.get("data", {}).get("text/html", "") for o in cell.get("outputs", []))
 
 
 @pytest.mark.slow
-def test_a_correct_class_passes_and_shows_as_html():
-    outputs = executed("correct.ipynb")
-    assert text(outputs[3]).startswith("pass [] {'forward': 'pass', 'gradients': 'pass', 'training': 'pass'")
-    shown = html(outputs[2])
+def test_a_correct_class_passes_and_shows_as_html(kernel):
+    cells = executed(kernel, "correct.ipynb")
+    assert text(cells[3]).startswith("pass [] {'forward': 'pass', 'gradients': 'pass', 'training': 'pass'")
+    shown = html(cells[2])
     assert "conforms to the lesson" in shown and shown.count("✓") == 4 and "isolation: process" in shown
 
 
 @pytest.mark.slow
-def test_a_slip_is_named_and_located_in_the_cell_that_defined_the_class():
-    outputs = executed("slip.ipynb")
-    assert text(outputs[5]).startswith("fail ['weights-swapped'")
-    location = text(outputs[5]).splitlines()[1]
-    # the class was redefined in the fourth cell run (In [4]), after a first, correct definition
-    assert "'file': 'this notebook'" in location and "'cell': 4" in location and "self.wpr1" in location
-    shown = html(outputs[4])
-    assert "weights-swapped" in shown and "<svg" in shown and "this notebook, cell 4, line" in shown
+def test_a_slip_is_named_and_located_in_the_cell_that_defined_the_class(kernel):
+    cells = executed(kernel, "slip.ipynb")
+    assert text(cells[5]).startswith("fail ['weights-swapped'")
+    location = text(cells[5]).splitlines()[1]
+    # the class was redefined in the notebook's fourth cell, after a first, correct definition
+    run_as = cells[3].execution_count
+    assert run_as > cells[1].execution_count
+    assert "'file': 'this notebook'" in location and f"'cell': {run_as}," in location and "self.wpr1" in location
+    shown = html(cells[4])
+    assert "weights-swapped" in shown and "<svg" in shown and f"this notebook, cell {run_as}, line" in shown
 
 
 @pytest.mark.slow
-def test_renamed_parameters_are_mapped_with_auto():
-    assert text(executed("renamed.ipynb")[3]).startswith("pass []")
+def test_renamed_parameters_are_mapped_with_auto(kernel):
+    assert text(executed(kernel, "renamed.ipynb")[3]).startswith("pass []")
 
 
 @pytest.mark.slow
-def test_a_class_that_loops_forever_ends_the_check_not_the_kernel():
-    outputs = executed("loops_forever.ipynb")
-    assert text(outputs[3]).startswith("error []")
-    assert "timed out" in html(outputs[2]) or "did not finish" in html(outputs[2])
-    assert text(outputs[4]) == "the kernel is still alive\n"
+def test_a_class_that_loops_forever_ends_the_check_not_the_kernel(kernel):
+    cells = executed(kernel, "loops_forever.ipynb")
+    assert text(cells[3]).startswith("error []")
+    assert "timed out" in html(cells[2]) or "did not finish" in html(cells[2])
+    assert text(cells[4]) == "the kernel is still alive\n"
 
 
 def test_outside_a_notebook_the_class_is_checked_in_its_own_file(tmp_path):

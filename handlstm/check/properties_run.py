@@ -125,14 +125,19 @@ PHASES = (Phase.explicit, Phase.generate, Phase.target, Phase.shrink)
 
 
 def run_property(name: str, implementations: list[SandboxImplementation], strategy, explicit: list, examples: int,
-                 deadline: float, drawn_as: tuple | None = None) -> PropertyResult:
+                 deadline: float, drawn_as: tuple | None = None, borrowed: list = ()) -> PropertyResult:
     """Hypothesis draws examples for one property, each evaluated in every implementation's dtype (drawn,
     targeted and shrunk once for all of them); a failure comes back shrunk, with its dtype.
 
     With `drawn_as`, the key of its strategy, a property (BATCHED) runs in three steps, with the
     verdict Hypothesis alone would give on the same draws: the examples Hypothesis draws (once per
     process, with a fixed seed: the same for every file), all asked of the sandbox in batches, and
-    only where one fails, Hypothesis again to shrink it, with the answers already known."""
+    only where one fails, Hypothesis again to shrink it, with the answers already known.
+
+    `borrowed`: the counterexamples earlier properties shrank to, fitted to this property's days.
+    The shrinking run tries them right after the explicit ones: a mistake that made lstm_unit fail
+    usually fails forward on the same small example, and shrinking again takes seconds to find
+    about the same one."""
     if name not in BATCHED or drawn_as is None:
         return _run_property(name, implementations, strategy, explicit, examples, deadline)
     cases = drawn(drawn_as, strategy, explicit, examples)
@@ -141,7 +146,7 @@ def run_property(name: str, implementations: list[SandboxImplementation], strate
     if not failed_in:
         return PropertyResult(name, "pass", dtypes={s.dtype: "pass" for s in implementations})
     try:
-        result = _run_property(name, implementations, strategy, explicit, examples, deadline, known)
+        result = _run_property(name, implementations, strategy, explicit + list(borrowed), examples, deadline, known)
     except SandboxError:  # out of time, or the child died, while shrinking: the failure stands
         result = PropertyResult(name, "error")
     if result.status != "fail":  # the failure drawn first fails again from `known`: never a pass

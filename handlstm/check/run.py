@@ -24,13 +24,14 @@ import time
 from dataclasses import dataclass
 
 from handlstm.reference import PARAM_NAMES
+from handlstm.strategies import Example
 
 from ..errors import UserError
 from . import report
 from .automap import AmbiguousMap, infer_from_source, infer_param_map
 from .by_hand import not_by_hand
 from .entries import CHECK_PROPERTIES, by_hand_entry, check_entry, counterexample, finite_or_text
-from .examples import count_for, draw_ahead, drawn_as, explicit_for, strategy_for
+from .examples import count_for, draw_ahead, drawn_as, explicit_for, fitted, strategy_for
 from .interface import Interface, probe
 from .options import EXAMPLES
 from .properties_run import PropertyResult, SandboxImplementation, run_property
@@ -240,6 +241,7 @@ def _run_properties(child: Child, class_name: str, interface: Interface, example
     order = [name for check_id in CHECK_IDS for name in CHECK_PROPERTIES[check_id]]
     results: dict[str, PropertyResult] = {}
     implementations = _configured(child, class_name, interface)
+    shrunk: list[Example] = []  # each failing property's counterexample, offered to the next ones
     for index, name in enumerate(order):
         if name == "training" and not lightning:
             results[name] = PropertyResult(name, "skip", "not a LightningModule: training is not checked")
@@ -255,7 +257,10 @@ def _run_properties(child: Child, class_name: str, interface: Interface, example
                 implementations = _configured(child, class_name, interface)
             result = run_property(name, implementations, strategy_for(name, interface.lengths),
                                   explicit_for(name, interface.lengths), count_for(name, examples),
-                                  child.deadline, drawn_as(name, interface.lengths))
+                                  child.deadline, drawn_as(name, interface.lengths),
+                                  [fitted(name, e, interface.lengths) for e in shrunk])
+            if result.failure is not None and result.failure.example not in shrunk:
+                shrunk.append(result.failure.example)
             notes = [note for implementation in implementations for note in implementation.notes]
             if name in ("gradients", "unit_gradients") and result.status == "fail" and notes:
                 result.message += f" ({notes[0]})"  # why a gradient was NaN, as the runner said
