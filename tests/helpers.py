@@ -169,3 +169,22 @@ def fresh_venv(path: Path) -> Path:
     site.mkdir(parents=True, exist_ok=True)
     (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     return path / "bin" / "python"
+
+
+def grade_in_this_process(monkeypatch) -> None:
+    """`handlstm check FOLDER` (cli.main) checks the files one after another in this process, with
+    the test worker's fork server (torch imported once per worker), instead of in fresh worker
+    processes that each import torch again: for tests of what a folder's check writes. The workers
+    themselves are tested in tests/test_grading.py and tests/test_cluster.py."""
+    from handlstm.check import grading
+
+    def one_after_another(targets, jobs, options, on_done=None):
+        outcomes = []
+        for done, target in enumerate(targets, start=1):
+            outcomes.append(grading.error_outcome(target, target.problem, 0.0, options["isolation"])
+                            if target.problem else grading.check_one(target, options))
+            if on_done:
+                on_done(target, outcomes[-1]["report"], done, len(targets))
+        return outcomes
+
+    monkeypatch.setattr(grading, "check_many", one_after_another)

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import grade_in_this_process
 
 from handlstm.cli import main
 
@@ -30,14 +31,15 @@ def test_a_wrong_file_exits_1_with_a_counterexample_in_the_lessons_names(capsys)
     assert "parameters: wlr1=" in out and "expected" in out and "hint:" in out
 
 
-def test_a_learners_message_with_a_lone_surrogate_reaches_every_output(tmp_path, capsys):
+def test_a_learners_message_with_a_lone_surrogate_reaches_every_output(tmp_path, capsys, monkeypatch):
     """A message no UTF-8 writer accepts ("\\ud800") is escaped where it leaves the sandbox."""
+    grade_in_this_process(monkeypatch)
     (tmp_path / "class").mkdir()
     (tmp_path / "class/a.py").write_text((CORPUS / "correct/x_short_long.py").read_text().replace(
         "def __init__(self, lr=0.001):", "def __init__(self, lr=0.001):\n        raise RuntimeError('bad \\ud800 byte')"))
     (tmp_path / "class/b.py").write_text((CORPUS / "correct/x_short_long.py").read_text())
     outputs = {"--csv": tmp_path / "g.csv", "--html": tmp_path / "r.html", "--junit-xml": tmp_path / "j.xml"}
-    code = main(["check", str(tmp_path / "class"), "--examples", "3", "--jobs", "1",
+    code = main(["check", str(tmp_path / "class"), "--examples", "3",
                  *[str(a) for pair in outputs.items() for a in pair]])
     assert code == 2
     assert all("bad \\ud800 byte" in path.read_text() for path in outputs.values())
@@ -90,6 +92,7 @@ def test_jobs_are_capped_at_the_cores_and_the_files():
 def test_a_non_utf8_file_name_survives_the_table_and_every_gradebook_file(tmp_path, monkeypatch, capsys):
     import os
 
+    grade_in_this_process(monkeypatch)
     folder = tmp_path / "class"
     folder.mkdir()
     name = os.fsdecode(b"caf\xe9.py")  # a name written on a Latin-1 system

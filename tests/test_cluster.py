@@ -29,7 +29,6 @@ CORPUS = Path(__file__).parent / "corpus"
 FOLDER = CORPUS / "grading"
 FILES = sorted(p.name for p in FOLDER.iterdir())
 COMMON = ["--examples", "2", "--timeout", "45"]  # few examples: the verdicts need no more
-pytestmark = pytest.mark.xdist_group("one dask cluster")  # one worker starts the cluster, not both
 
 
 @pytest.fixture(scope="module")

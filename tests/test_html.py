@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from helpers import COUNTEREXAMPLE, built_report
+from helpers import COUNTEREXAMPLE, built_report, grade_in_this_process
 
 from handlstm.check.html import example_plot, page
 from handlstm.cli import main
@@ -92,8 +92,9 @@ def graded(tmp_path_factory):
     for name, (source, _) in FOLDER.items():
         shutil.copy(CORPUS / source, folder / name)
     out = folder.parent / "report.html"
-    with contextlib.redirect_stdout(io.StringIO()):
-        main(["check", str(folder), "--jobs", "2", "--examples", "2", "--timeout", "45", "--html", str(out)])
+    with contextlib.redirect_stdout(io.StringIO()), pytest.MonkeyPatch.context() as monkeypatch:
+        grade_in_this_process(monkeypatch)
+        main(["check", str(folder), "--examples", "2", "--timeout", "45", "--html", str(out)])
     return out, out.read_text(encoding="utf-8")
 
 

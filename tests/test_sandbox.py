@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import check_of
+from helpers import check_of, grade_in_this_process
 
 from handlstm.check.grading import descendants
 from handlstm.check.run import check_file
@@ -197,9 +197,10 @@ def test_garbage_from_the_sandbox_is_an_error_row_never_a_traceback(name, capsys
     assert code == 2 and captured.err.startswith("handlstm check: error: ") and captured.err.count("\n") == 1
 
 
-def test_the_learners_text_cannot_redraw_the_terminal_or_become_a_formula(tmp_path, capsys):
+def test_the_learners_text_cannot_redraw_the_terminal_or_become_a_formula(tmp_path, capsys, monkeypatch):
     from handlstm.cli import main
 
+    grade_in_this_process(monkeypatch)
     code = main(["check", str(ATTACKS / "spoofs_the_terminal.py"), "--examples", "3"])
     out = capsys.readouterr().out
     assert code == 1 and "\x1b" not in out and out.count("verdict:") == 1

@@ -17,6 +17,9 @@ def failures(modules, names: tuple[str, ...], dtype: str, max_examples: int) -> 
     """Each rewrite's first failing comparison over the drawn examples, as one line."""
     implementations = {m.detail: ModuleImplementation(m, dtype=dtype) for m in modules}
     assert len(implementations) == len(modules)  # details name the rewrites one to one
+    expectations: dict = {}  # the reference's, computed once per example for every rewrite (this call's own)
+    for implementation in implementations.values():
+        implementation.remembered = expectations
     failed: dict[str, str] = {}
 
     @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
