@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 
 from handlstm.reference import PARAM_NAMES
-from handlstm.strategies import Example
+from handlstm.strategies import Example, lesson_examples
 
 from ..errors import UserError
 from . import report
@@ -259,8 +259,9 @@ def _run_properties(child: Child, class_name: str, interface: Interface, example
                                   explicit_for(name, interface.lengths), count_for(name, examples),
                                   child.deadline, drawn_as(name, interface.lengths),
                                   [fitted(name, e, interface.lengths) for e in shrunk])
-            if result.failure is not None and result.failure.example not in shrunk:
-                shrunk.append(result.failure.example)
+            failed_on = result.failure.example if result.failure is not None else None
+            if failed_on is not None and failed_on not in shrunk + lesson_examples():  # those are tried anyway
+                shrunk.append(failed_on)
             notes = [note for implementation in implementations for note in implementation.notes]
             if name in ("gradients", "unit_gradients") and result.status == "fail" and notes:
                 result.message += f" ({notes[0]})"  # why a gradient was NaN, as the runner said
