@@ -68,6 +68,8 @@ def table(results: dict) -> str:
         if "pytest_one_process_seconds" in results:
             add(f"   python -m pytest, one process: {results['pytest_one_process_seconds']:.1f} s "
                 f"(exit {results['pytest_one_process_exit_code']}: {results['pytest_one_process_summary']})")
+        for key in ("pytest_failed", "pytest_one_process_failed"):  # which ones, not only how many
+            lines.extend(f"     {line}" for line in results.get(key, []))
         if "pytest_over_import_floor" in results:
             add(f"   pytest -n 2 over the import floor: {results['pytest_over_import_floor']:.1f}")
         if results.get("pytest_slowest"):

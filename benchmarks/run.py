@@ -225,7 +225,8 @@ def verification(quick: bool) -> dict:
                                *extra], cwd=ROOT, env=_env(CI="true"), capture_output=True, text=True)
         result.update({f"{key}_seconds": time.perf_counter() - start, f"{key}_exit_code": done.returncode,
                        f"{key}_summary": (done.stdout.strip().splitlines() or [""])[-1],
-                       f"{key}_slowest": _slowest(done.stdout)})
+                       f"{key}_slowest": _slowest(done.stdout),
+                       f"{key}_failed": [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]})
     floors = []
     path = correct_file()
     checks, phases = [], []
