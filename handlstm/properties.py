@@ -145,7 +145,7 @@ def expected(of: Callable[..., Expected], example: Example, implementation, *mor
     dtype, remembered = implementation.dtype, getattr(implementation, "remembered", None)
     if remembered is None:
         return of(example, dtype, *more)
-    key = (of.__name__, tuple(example.params.items()), example.days, example.label, example.memories, dtype, *more)
+    key = (of.__name__, example.key, dtype, *more)
     found = remembered.get(key)
     if found is None:
         if len(remembered) >= REMEMBERED_LIMIT:

@@ -69,6 +69,11 @@ class Example:
     label: float = 0.0
     memories: tuple[float, float] = field(default=(0.0, 0.0))  # (long, short), for one lstm_unit step
 
+    @property
+    def key(self) -> tuple:
+        """The example as a dictionary key (its parameters are a dict, so it has no hash)."""
+        return tuple(self.params.items()), self.days, self.label, self.memories
+
 
 def examples(min_days: int = 1, max_days: int = MAX_DAYS) -> st.SearchStrategy[Example]:
     return st.builds(Example, params=params(), days=days(min_days, max_days), label=labels(),

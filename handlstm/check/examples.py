@@ -27,6 +27,7 @@ REMEMBERED: dict = {}
 # answers to its earlier ones; where one would, it asks the child itself).
 BATCHED = ("unit", "forward", "gradients", "unit_gradients", "state", "training")
 BATCH_SIZE = 64  # requests per message: the deadline is checked between messages
+ONE_DAY = ("unit", "unit_gradients")  # properties of lstm_unit itself: one day, whatever forward handles
 _drawn: dict[tuple, list[strategies.Example]] = {}
 
 
@@ -39,10 +40,6 @@ def drawn(drawn_as: tuple, strategy, explicit: list, examples: int) -> list[stra
                         (Phase.explicit, Phase.generate))()
         _drawn[key] = cases
     return _drawn[key]
-
-
-def example_key(example: strategies.Example) -> tuple:
-    return tuple(example.params.values()), example.days, example.label, example.memories
 
 
 # What a property is told while its requests are only being written down: answers of the right
@@ -108,7 +105,7 @@ def evaluate(name: str, implementations: list, cases: list, deadline: float
                 outcome = error
             finally:
                 implementation.child = child
-            known.setdefault(example_key(case), {})[implementation.dtype] = outcome
+            known.setdefault(case.key, {})[implementation.dtype] = outcome
     return known
 
 
@@ -156,7 +153,7 @@ def _no_local_constants():
 
 
 def strategy_for(name: str, lengths: list[int]):
-    if name in ("unit", "unit_gradients"):  # lstm_unit itself: one day, whatever forward handles
+    if name in ONE_DAY:
         return strategies.examples(1, 1)
     if lengths == list(range(lengths[0], lengths[-1] + 1)):
         return strategies.examples(lengths[0], lengths[-1])
@@ -173,7 +170,7 @@ class _Expecting:
 
 def drawn_as(name: str, lengths: list[int]) -> tuple:
     """What the examples drawn for this property depend on (see strategy_for and explicit_for)."""
-    if name in ("unit", "unit_gradients"):
+    if name in ONE_DAY:
         return ("one day",)
     return (("trained",) if name == "training" else ()) + tuple(lengths)
 
@@ -197,7 +194,7 @@ def fitted(name: str, example: strategies.Example, lengths: list[int]) -> strate
     """The example as strategy_for(name, lengths) could have drawn it: every drawn example has the
     same fields, only the number of days differs between properties, so its days are cut or
     padded with zero days (which the strategy draws too) to the nearest length allowed."""
-    allowed = [1] if name in ("unit", "unit_gradients") else lengths
+    allowed = [1] if name in ONE_DAY else lengths
     n = min(allowed, key=lambda length: (abs(length - len(example.days)), -length))
     return replace(example, days=example.days[:n] + (0.0,) * (n - len(example.days)))
 
@@ -207,7 +204,7 @@ def explicit_for(name: str, lengths: list[int]) -> list:
         return strategies.lesson_examples()[:1]
     # company B first: company A's first day of 0 hides a skipped first day
     return [e for e in reversed(strategies.lesson_examples())
-            if name in ("unit", "unit_gradients") or len(e.days) in lengths]
+            if name in ONE_DAY or len(e.days) in lengths]
 
 
 def count_for(name: str, examples: int) -> int:

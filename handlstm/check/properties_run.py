@@ -13,7 +13,7 @@ from handlstm.reference import PARAM_NAMES
 
 from .. import properties, strategies
 from ..properties import PropertyFailure
-from .examples import BATCHED, REMEMBERED, drawn, evaluate, example_key, hypothesis_run
+from .examples import BATCHED, REMEMBERED, drawn, evaluate, hypothesis_run
 from .sandbox.client import Child, SandboxError, number_sent
 from .sandbox.protocol import LearnerError
 
@@ -150,8 +150,8 @@ def run_property(name: str, implementations: list[SandboxImplementation], strate
     except SandboxError:  # out of time, or the child died, while shrinking: the failure stands
         result = PropertyResult(name, "error")
     if result.status != "fail":  # the failure drawn first fails again from `known`: never a pass
-        first = next(case for case in cases if any(_fails(o) for o in known[example_key(case)].values()))
-        dtype, outcome = next((d, o) for d, o in known[example_key(first)].items() if _fails(o))
+        first = next(case for case in cases if any(_fails(o) for o in known[case.key].values()))
+        dtype, outcome = next((d, o) for d, o in known[first.key].items() if _fails(o))
         failure = _failure(name, first, outcome)
         failure.dtype = dtype
         result = PropertyResult(name, "fail", failure_message(failure), failure)
@@ -170,7 +170,7 @@ def _run_property(name: str, implementations: list[SandboxImplementation], strat
         if now > deadline or (failures and now > failures[0].found + SHRINK_SECONDS):
             raise _OutOfTime()
         found = []  # every dtype is evaluated, so each one's status is known for every example
-        answered = known.get(example_key(example), {})
+        answered = known.get(example.key, {})
         for implementation in implementations:
             try:
                 outcome = answered.get(implementation.dtype)
